@@ -40,11 +40,11 @@ class Error : public std::runtime_error {
 /// state with it (never a map keyed by an address).
 template <class S>
 struct Parameter {
-  std::string name;             ///< e.g. "Dense.W"; used in reports and checkpoints
+  std::string name;  ///< e.g. "Dense.W"; used in reports and checkpoints
   Matrix<S> value;
-  Matrix<S> grad;               ///< same shape as value; accumulated by backward
+  Matrix<S> grad;                 ///< same shape as value; accumulated by backward
   std::array<Matrix<S>, 2> slot;  ///< optimiser state (AdaGrad uses slot[0])
-  std::int64_t updates = 0;     ///< how many optimiser updates were applied
+  std::int64_t updates = 0;       ///< how many optimiser updates were applied
 
   Parameter() = default;
   Parameter(std::string n, Index rows, Index cols)

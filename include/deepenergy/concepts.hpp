@@ -1,0 +1,237 @@
+// The extension points of deepenergy, each with its contract.
+//
+// Four concepts are all a user needs to know: Layer, Expert, UpdatePolicy and
+// (in trainer.hpp) the optional hooks of callbacks and loss terms. Each one
+// below lists what a type MUST provide, what it MAY provide, and what the
+// library guarantees in return. Optional hooks are detected with
+// `requires`, so a parameter-free type writes no boilerplate.
+#pragma once
+
+#include <concepts>
+#include <type_traits>
+
+#include "deepenergy/rng.hpp"
+#include "deepenergy/types.hpp"
+
+namespace deepenergy {
+
+// ---------------------------------------------------------------------------
+// Layer
+//
+// A Layer maps a batch (features x batch, one sample per column) to a batch.
+//
+// MUST provide
+//   using Scalar = S;                        // float or double
+//   const Matrix<S>& forward(const Matrix<S>& x);
+//       Returns the output; keeps what backward needs. The layer may keep a
+//       pointer to `x`: the caller keeps `x` alive and unchanged until the
+//       matching backward call (Sequential and the trainer do).
+//   const Matrix<S>& backward(const Matrix<S>& grad_out);
+//       Given dL/dy for the last forward, returns dL/dx and ADDS dL/dtheta to
+//       each parameter's `grad` (gradients accumulate; the trainer zeroes them).
+//
+// MAY provide
+//   template <class F> void for_each_parameter(F&& f);
+//       Calls f(Parameter<S>&) for every trainable tensor, always in the same
+//       order (checkpoints and optimisers rely on it). A type with this member
+//       "has parameters".
+//   const Matrix<S>& backward_input(const Matrix<S>& grad_out);
+//       Returns dL/dx WITHOUT touching parameter gradients. REQUIRED when the
+//       layer has parameters: the generator step needs the energy's input
+//       gradient and must not pay for its weight gradients. A parameter-free
+//       layer's backward already is that.
+//   void initialize(Rng& rng);                // draw initial parameters
+//   Index input_dim() const; Index output_dim() const;
+//       Sizes, checked when layers are composed. A layer without them
+//       preserves the shape (activations).
+//   static constexpr int static_input_dim, static_output_dim;
+//       Sizes known at compile time (or Dynamic); mismatches then fail to
+//       compile instead of throwing.
+//   void set_training(bool);                  // train/inference mode (BatchNorm)
+//
+// The library guarantees: forward is called before backward/backward_input on
+// the same batch; buffers are reused, so a layer that resizes its workspace
+// only when the batch size changes allocates nothing in steady state.
+// ---------------------------------------------------------------------------
+template <class L>
+concept Layer = requires(L& l, const Matrix<typename L::Scalar>& m) {
+  typename L::Scalar;
+  { l.forward(m) } -> std::convertible_to<const Matrix<typename L::Scalar>&>;
+  { l.backward(m) } -> std::convertible_to<const Matrix<typename L::Scalar>&>;
+};
+
+// ---------------------------------------------------------------------------
+// Expert
+//
+// One term of the energy, E(x) = sum over experts of E_k(input) (paper eq. 2):
+// an expert reads either the deep features f(x) (the default) or the raw input
+// x (base terms such as QuadraticBase, which make exp(-E) normalisable).
+//
+// MUST provide
+//   using Scalar = S;
+//   void forward(const Matrix<S>& input, RowVector<S>& energy);
+//       ADDS this expert's energy of every column of `input` to `energy`
+//       (one entry per sample); keeps what backward needs. May keep a pointer
+//       to `input` until backward, as for layers.
+//   void backward(const RowVector<S>& weight, Matrix<S>& grad_input);
+//       For the last forward: ADDS weight(j) * dE_k(input_j)/d input_j to
+//       column j of grad_input, and ADDS sum_j weight(j) * dE_k(input_j)/dtheta
+//       to each parameter's grad. `weight` is the per-sample weight of the
+//       loss (+1/B for the positive phase, -1/B for the negative phase).
+//
+// MAY provide
+//   for_each_parameter, initialize, input_dim   (as for Layer)
+//   void backward_input(const RowVector<S>& weight, Matrix<S>& grad_input);
+//       backward without parameter gradients; REQUIRED when it has parameters.
+//   static constexpr bool reads_raw_input = true;
+//       The expert sees the raw input x instead of the features f(x).
+// ---------------------------------------------------------------------------
+template <class E>
+concept Expert = requires(E& e, const Matrix<typename E::Scalar>& m,
+                          RowVector<typename E::Scalar>& r, const RowVector<typename E::Scalar>& w,
+                          Matrix<typename E::Scalar>& g) {
+  typename E::Scalar;
+  e.forward(m, r);
+  e.backward(w, g);
+};
+
+// ---------------------------------------------------------------------------
+// UpdatePolicy (optimisers)
+//
+// MUST provide
+//   double learning_rate;                      // read and written by the trainer
+//   template <class S> void update(Parameter<S>& p) const;
+//       Applies one step to p.value from p.grad, keeping any state it needs in
+//       p.slot[0..1] (resized on first use) and incrementing p.updates. The
+//       state lives next to its parameter, so copying a network copies it.
+// ---------------------------------------------------------------------------
+template <class O>
+concept UpdatePolicy = requires(O& o, const O& co, Parameter<float>& pf, Parameter<double>& pd) {
+  { o.learning_rate } -> std::convertible_to<double>;
+  co.update(pf);
+  co.update(pd);
+};
+
+namespace detail {
+
+template <class T>
+concept HasParameters = requires(T& t) {
+  t.for_each_parameter([](auto&) {});
+};
+template <class T>
+concept HasBackwardInput = requires(T& t, const Matrix<typename T::Scalar>& m) {
+  {t.backward_input(m)};
+};
+template <class T>
+concept HasExpertBackwardInput = requires(T& t, const RowVector<typename T::Scalar>& w,
+                                          Matrix<typename T::Scalar>& g) {
+  {t.backward_input(w, g)};
+};
+template <class T>
+concept HasInitialize = requires(T& t, Rng& r) {
+  t.initialize(r);
+};
+template <class T>
+concept HasInputDim = requires(const T& t) {
+  { t.input_dim() } -> std::convertible_to<Index>;
+};
+template <class T>
+concept HasOutputDim = requires(const T& t) {
+  { t.output_dim() } -> std::convertible_to<Index>;
+};
+template <class T>
+concept HasSetTraining = requires(T& t) {
+  t.set_training(true);
+};
+template <class T>
+concept ReadsRawInput = requires {
+  requires T::reads_raw_input;
+};
+
+/// Compile-time input size of a layer, Dynamic if unknown, or -2 if the layer
+/// preserves its input's shape (activations).
+inline constexpr int shape_preserving = -2;
+template <class T>
+constexpr int static_input_dim_of() {
+  if constexpr (requires { T::static_input_dim; })
+    return T::static_input_dim;
+  else if constexpr (HasInputDim<T>)
+    return Dynamic;
+  else
+    return shape_preserving;
+}
+template <class T>
+constexpr int static_output_dim_of() {
+  if constexpr (requires { T::static_output_dim; })
+    return T::static_output_dim;
+  else if constexpr (HasOutputDim<T>)
+    return Dynamic;
+  else
+    return shape_preserving;
+}
+
+template <class T, class F>
+void visit_parameters(T& t, F&& f) {
+  if constexpr (HasParameters<T>) t.for_each_parameter(f);
+}
+template <class T>
+void initialize_if_possible(T& t, Rng& rng) {
+  if constexpr (HasInitialize<T>) t.initialize(rng);
+}
+
+}  // namespace detail
+
+// The checks below fire with one sentence when a user type falls short. They
+// are written as helper templates so that the failing name reads as the
+// message, and the line above each static_assert says how to fix it.
+
+/// Checks that L satisfies the Layer contract (see above).
+template <class L>
+constexpr bool check_layer() {
+  // Your layer needs `using Scalar = float;` (or double) and
+  //   const Matrix<Scalar>& forward(const Matrix<Scalar>&);
+  static_assert(
+      requires(L & l, const Matrix<typename L::Scalar>& m) {
+        { l.forward(m) } -> std::convertible_to<const Matrix<typename L::Scalar>&>;
+      },
+      "deepenergy: this Layer type has no forward(const Matrix<Scalar>&) returning a Matrix");
+  // Add: const Matrix<Scalar>& backward(const Matrix<Scalar>& grad_out);
+  static_assert(
+      requires(L & l, const Matrix<typename L::Scalar>& m) {
+        { l.backward(m) } -> std::convertible_to<const Matrix<typename L::Scalar>&>;
+      },
+      "deepenergy: this Layer type has no backward(const Matrix<Scalar>& grad_out)");
+  // A layer with parameters must also be able to backpropagate to its input
+  // without computing parameter gradients. Add:
+  //   const Matrix<Scalar>& backward_input(const Matrix<Scalar>& grad_out);
+  static_assert(!detail::HasParameters<L> || detail::HasBackwardInput<L>,
+                "deepenergy: a Layer with parameters must provide backward_input(grad_out)");
+  return true;
+}
+
+/// Checks that E satisfies the Expert contract (see above).
+template <class E>
+constexpr bool check_expert() {
+  // Your expert needs `using Scalar = float;` (or double) and
+  //   void forward(const Matrix<Scalar>& input, RowVector<Scalar>& energy);
+  static_assert(
+      requires(E & e, const Matrix<typename E::Scalar>& m, RowVector<typename E::Scalar>& r) {
+        e.forward(m, r);
+      },
+      "deepenergy: this Expert type has no energy: add "
+      "void forward(const Matrix<Scalar>& input, RowVector<Scalar>& energy)");
+  // Add: void backward(const RowVector<Scalar>& weight, Matrix<Scalar>& grad_input);
+  static_assert(
+      requires(E & e, const RowVector<typename E::Scalar>& w, Matrix<typename E::Scalar>& g) {
+        e.backward(w, g);
+      },
+      "deepenergy: this Expert type has no backward(weight, grad_input)");
+  // An expert with parameters must also provide
+  //   void backward_input(const RowVector<Scalar>& weight, Matrix<Scalar>& grad_input);
+  static_assert(!detail::HasParameters<E> || detail::HasExpertBackwardInput<E>,
+                "deepenergy: an Expert with parameters must provide backward_input(weight, "
+                "grad_input)");
+  return true;
+}
+
+}  // namespace deepenergy

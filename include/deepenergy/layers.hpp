@@ -1,0 +1,376 @@
+// Layers: Dense, the activations and the flat Sequential composition.
+// Each satisfies the Layer contract in concepts.hpp.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "deepenergy/concepts.hpp"
+#include "deepenergy/math.hpp"
+#include "deepenergy/rng.hpp"
+#include "deepenergy/types.hpp"
+
+namespace deepenergy {
+
+/// How Dense draws its initial weights (biases start at zero).
+struct Init {
+  enum class Kind { glorot_uniform, he_normal, gaussian };
+  Kind kind = Kind::glorot_uniform;
+  double stddev = 0.0;  ///< for gaussian only
+
+  /// U(-a, a), a = sqrt(6 / (in + out)) (Glorot and Bengio 2010).
+  static Init glorot() { return {Kind::glorot_uniform, 0.0}; }
+  /// N(0, 2 / in), for ReLU networks (He et al. 2015).
+  static Init he() { return {Kind::he_normal, 0.0}; }
+  /// N(0, s^2), as the paper's authors initialised their networks.
+  static Init gaussian(double s) { return {Kind::gaussian, s}; }
+};
+
+/// Fully connected layer y = W x + b, W of shape out x in.
+/// `In` and `Out` may fix the sizes at compile time.
+template <class S = float, int In = Dynamic, int Out = Dynamic>
+class Dense {
+ public:
+  using Scalar = S;
+  static constexpr int static_input_dim = In;
+  static constexpr int static_output_dim = Out;
+
+  explicit Dense(Index in = In, Index out = Out, Init init = Init::glorot())
+      : W_("Dense.W", out, in), b_("Dense.b", out, 1), init_(init) {
+    if (in <= 0 || out <= 0)
+      throw Error("Dense: sizes must be positive, got in=" + std::to_string(in) +
+                  " out=" + std::to_string(out));
+    if ((In != Dynamic && in != In) || (Out != Dynamic && out != Out))
+      throw Error("Dense: runtime sizes " + std::to_string(in) + "x" + std::to_string(out) +
+                  " differ from the static sizes " + std::to_string(In) + "x" +
+                  std::to_string(Out));
+  }
+
+  Index input_dim() const { return W_.value.cols(); }
+  Index output_dim() const { return W_.value.rows(); }
+
+  void initialize(Rng& rng) {
+    const double fan_in = double(input_dim()), fan_out = double(output_dim());
+    auto& W = W_.value;
+    for (Index j = 0; j < W.cols(); ++j)
+      for (Index i = 0; i < W.rows(); ++i) {
+        double v = 0.0;
+        switch (init_.kind) {
+          case Init::Kind::glorot_uniform: {
+            const double a = std::sqrt(6.0 / (fan_in + fan_out));
+            v = rng.uniform(-a, a);
+            break;
+          }
+          case Init::Kind::he_normal:
+            v = rng.normal(0.0, std::sqrt(2.0 / fan_in));
+            break;
+          case Init::Kind::gaussian:
+            v = rng.normal(0.0, init_.stddev);
+            break;
+        }
+        W(i, j) = S(v);
+      }
+    b_.value.setZero();
+  }
+
+  const Matrix<S>& forward(const Matrix<S>& x) {
+    x_ = &x;
+    y_.noalias() = W_.value * x;
+    y_.colwise() += b_.value.col(0);
+    return y_;
+  }
+
+  const Matrix<S>& backward(const Matrix<S>& g) {
+    W_.grad.noalias() += g * x_->transpose();
+    b_.grad.col(0).noalias() += g.rowwise().sum().transpose();
+    return backward_input(g);
+  }
+
+  const Matrix<S>& backward_input(const Matrix<S>& g) {
+    dx_.noalias() = W_.value.transpose() * g;
+    return dx_;
+  }
+
+  template <class F>
+  void for_each_parameter(F&& f) {
+    f(W_);
+    f(b_);
+  }
+
+  Parameter<S>& weight() { return W_; }
+  Parameter<S>& bias() { return b_; }
+  const Parameter<S>& weight() const { return W_; }
+  const Parameter<S>& bias() const { return b_; }
+
+ private:
+  Parameter<S> W_, b_;
+  Init init_;
+  const Matrix<S>* x_ = nullptr;
+  Matrix<S> y_, dx_;
+};
+
+namespace detail {
+
+/// Shared plumbing of the element-wise activations: Derived provides
+/// apply(x, y) and gradient(x, y, g, dx).
+template <class S, class Derived>
+class Activation {
+ public:
+  using Scalar = S;
+
+  const Matrix<S>& forward(const Matrix<S>& x) {
+    x_ = &x;
+    y_.resize(x.rows(), x.cols());
+    static_cast<Derived*>(this)->apply(x.array(), y_.array());
+    return y_;
+  }
+  const Matrix<S>& backward(const Matrix<S>& g) {
+    dx_.resize(g.rows(), g.cols());
+    static_cast<Derived*>(this)->gradient(x_->array(), y_.array(), g.array(), dx_.array());
+    return dx_;
+  }
+
+ private:
+  const Matrix<S>* x_ = nullptr;
+  Matrix<S> y_, dx_;
+};
+
+}  // namespace detail
+
+/// max(x, 0).
+template <class S = float>
+class ReLU : public detail::Activation<S, ReLU<S>> {
+ public:
+  template <class X, class Y>
+  void apply(const X& x, Y y) const {
+    y = x.max(S(0));
+  }
+  template <class X, class Y, class G, class D>
+  void gradient(const X&, const Y& y, const G& g, D dx) const {
+    dx = (y > S(0)).select(g, S(0));
+  }
+};
+
+/// x for x > 0, slope * x otherwise.
+template <class S = float>
+class LeakyReLU : public detail::Activation<S, LeakyReLU<S>> {
+ public:
+  explicit LeakyReLU(S slope = S(0.01)) : slope_(slope) {}
+  template <class X, class Y>
+  void apply(const X& x, Y y) const {
+    y = (x > S(0)).select(x, slope_ * x);
+  }
+  template <class X, class Y, class G, class D>
+  void gradient(const X& x, const Y&, const G& g, D dx) const {
+    dx = (x > S(0)).select(g, slope_ * g);
+  }
+
+ private:
+  S slope_;
+};
+
+/// x for x > 0, alpha (e^x - 1) otherwise.
+template <class S = float>
+class ELU : public detail::Activation<S, ELU<S>> {
+ public:
+  explicit ELU(S alpha = S(1)) : alpha_(alpha) {}
+  template <class X, class Y>
+  void apply(const X& x, Y y) const {
+    y = (x > S(0)).select(x, alpha_ * (x.min(S(0)).exp() - S(1)));
+  }
+  template <class X, class Y, class G, class D>
+  void gradient(const X& x, const Y& y, const G& g, D dx) const {
+    dx = (x > S(0)).select(g, g * (y + alpha_));
+  }
+
+ private:
+  S alpha_;
+};
+
+template <class S = float>
+class Tanh : public detail::Activation<S, Tanh<S>> {
+ public:
+  template <class X, class Y>
+  void apply(const X& x, Y y) const {
+    y = x.tanh();
+  }
+  template <class X, class Y, class G, class D>
+  void gradient(const X&, const Y& y, const G& g, D dx) const {
+    dx = g * (S(1) - y.square());
+  }
+};
+
+/// 1 / (1 + e^-x), stable for large |x|.
+template <class S = float>
+class Sigmoid : public detail::Activation<S, Sigmoid<S>> {
+ public:
+  template <class X, class Y>
+  void apply(const X& x, Y y) const {
+    y = x.unaryExpr([](S a) { return math::sigmoid(a); });
+  }
+  template <class X, class Y, class G, class D>
+  void gradient(const X&, const Y& y, const G& g, D dx) const {
+    dx = g * y * (S(1) - y);
+  }
+};
+
+/// log(1 + e^x), stable for large |x|.
+template <class S = float>
+class Softplus : public detail::Activation<S, Softplus<S>> {
+ public:
+  template <class X, class Y>
+  void apply(const X& x, Y y) const {
+    y = x.unaryExpr([](S a) { return math::softplus(a); });
+  }
+  template <class X, class Y, class G, class D>
+  void gradient(const X& x, const Y&, const G& g, D dx) const {
+    dx = g * x.unaryExpr([](S a) { return math::sigmoid(a); });
+  }
+};
+
+/// y = x; passes its input and gradient through without copying.
+template <class S = float>
+class Identity {
+ public:
+  using Scalar = S;
+  const Matrix<S>& forward(const Matrix<S>& x) { return x; }
+  const Matrix<S>& backward(const Matrix<S>& g) { return g; }
+};
+
+/// Layers applied one after another: Sequential<Dense<>, ReLU<>, Dense<>>.
+/// Flat and variadic, so types and error messages stay short.
+template <class... Layers>
+class Sequential {
+  static_assert(sizeof...(Layers) > 0, "deepenergy: Sequential needs at least one layer");
+  static_assert((check_layer<Layers>() && ...));
+
+ public:
+  using Scalar = typename std::tuple_element_t<0, std::tuple<Layers...>>::Scalar;
+  // Every layer of a Sequential must use the same Scalar (all float or all double).
+  static_assert((std::is_same_v<Scalar, typename Layers::Scalar> && ...),
+                "deepenergy: mismatched scalar types: all layers of a Sequential must have the "
+                "same Scalar");
+
+ private:
+  static constexpr int first_known(std::initializer_list<int> dims) {
+    for (int d : dims)
+      if (d != detail::shape_preserving) return d;
+    return Dynamic;
+  }
+  static constexpr int last_known(std::initializer_list<int> dims) {
+    int r = Dynamic;
+    for (int d : dims)
+      if (d != detail::shape_preserving) r = d;
+    return r;
+  }
+  static constexpr bool static_sizes_chain() {
+    int cur = detail::shape_preserving;
+    bool ok = true;
+    auto step = [&](int in, int out) {
+      if (in != detail::shape_preserving && in != Dynamic && cur != Dynamic &&
+          cur != detail::shape_preserving && in != cur)
+        ok = false;
+      if (out != detail::shape_preserving) cur = out;
+    };
+    (step(detail::static_input_dim_of<Layers>(), detail::static_output_dim_of<Layers>()), ...);
+    return ok;
+  }
+
+ public:
+  static constexpr int static_input_dim = first_known({detail::static_input_dim_of<Layers>()...});
+  static constexpr int static_output_dim = last_known({detail::static_output_dim_of<Layers>()...});
+  // Adjacent layers whose sizes are fixed at compile time must agree: the
+  // output size of each layer is the input size of the next one.
+  static_assert(static_sizes_chain(),
+                "deepenergy: size mismatch between adjacent layers of a Sequential");
+
+  explicit Sequential(Layers... layers) : layers_(std::move(layers)...) { check_sizes(); }
+
+  Index input_dim() const { return input_dim_; }
+  Index output_dim() const { return output_dim_; }
+
+  const Matrix<Scalar>& forward(const Matrix<Scalar>& x) {
+    const Matrix<Scalar>* cur = &x;
+    std::apply([&](auto&... l) { ((cur = &l.forward(*cur)), ...); }, layers_);
+    return *cur;
+  }
+
+  const Matrix<Scalar>& backward(const Matrix<Scalar>& g) {
+    return backward_impl<false>(g, std::make_index_sequence<sizeof...(Layers)>{});
+  }
+  const Matrix<Scalar>& backward_input(const Matrix<Scalar>& g) {
+    return backward_impl<true>(g, std::make_index_sequence<sizeof...(Layers)>{});
+  }
+
+  template <class F>
+  void for_each_parameter(F&& f) {
+    std::apply([&](auto&... l) { (detail::visit_parameters(l, f), ...); }, layers_);
+  }
+  void initialize(Rng& rng) {
+    std::apply([&](auto&... l) { (detail::initialize_if_possible(l, rng), ...); }, layers_);
+  }
+  void set_training(bool on) {
+    std::apply(
+        [&](auto&... l) {
+          auto set = [on](auto& layer) {
+            if constexpr (detail::HasSetTraining<std::remove_reference_t<decltype(layer)>>)
+              layer.set_training(on);
+          };
+          (set(l), ...);
+        },
+        layers_);
+  }
+
+  template <std::size_t I>
+  auto& layer() {
+    return std::get<I>(layers_);
+  }
+  template <std::size_t I>
+  const auto& layer() const {
+    return std::get<I>(layers_);
+  }
+  static constexpr std::size_t size() { return sizeof...(Layers); }
+
+ private:
+  template <bool InputOnly, std::size_t... I>
+  const Matrix<Scalar>& backward_impl(const Matrix<Scalar>& g, std::index_sequence<I...>) {
+    const Matrix<Scalar>* cur = &g;
+    constexpr std::size_t N = sizeof...(Layers);
+    // Reverse order: layer N-1 first.
+    ((cur = &backward_one<InputOnly>(std::get<N - 1 - I>(layers_), *cur)), ...);
+    return *cur;
+  }
+  template <bool InputOnly, class L>
+  static const Matrix<Scalar>& backward_one(L& l, const Matrix<Scalar>& g) {
+    if constexpr (InputOnly && detail::HasParameters<L>)
+      return l.backward_input(g);
+    else
+      return l.backward(g);
+  }
+
+  void check_sizes() {
+    Index cur = -1;
+    std::size_t i = 0;
+    auto one = [&](auto& l) {
+      using L = std::remove_reference_t<decltype(l)>;
+      if constexpr (detail::HasInputDim<L>) {
+        if (cur >= 0 && l.input_dim() != cur)
+          throw Error("Sequential: layer " + std::to_string(i) + " expects input size " +
+                      std::to_string(l.input_dim()) + " but layer " + std::to_string(i - 1) +
+                      " produces size " + std::to_string(cur));
+        if (input_dim_ < 0) input_dim_ = l.input_dim();
+      }
+      if constexpr (detail::HasOutputDim<L>) cur = l.output_dim();
+      ++i;
+    };
+    std::apply([&](auto&... l) { (one(l), ...); }, layers_);
+    output_dim_ = cur;
+  }
+
+  std::tuple<Layers...> layers_;
+  Index input_dim_ = -1, output_dim_ = -1;
+};
+
+}  // namespace deepenergy

@@ -1,0 +1,22 @@
+// Numerically stable scalar functions used by layers and experts.
+#pragma once
+
+#include <cmath>
+
+namespace deepenergy::math {
+
+/// softplus(a) = log(1 + e^a), exact for large |a| in both directions.
+template <class S>
+S softplus(S a) {
+  return (a > S(0) ? a : S(0)) + std::log1p(std::exp(-std::abs(a)));
+}
+
+/// sigmoid(a) = 1 / (1 + e^-a), never computing e^(large).
+template <class S>
+S sigmoid(S a) {
+  if (a >= S(0)) return S(1) / (S(1) + std::exp(-a));
+  const S e = std::exp(a);
+  return e / (S(1) + e);
+}
+
+}  // namespace deepenergy::math

@@ -1,0 +1,59 @@
+// The paper's configuration, named so examples, benchmarks and users agree on
+// it: energy features 2 -> 128 -> 128 (ReLU), 128 SoftplusExperts (number of
+// experts = hidden width), plus a QuadraticBase; generator z (d = 4) -> 128 ->
+// 128 -> 2, the same structure reversed; AdaGrad with learning rate 0.01;
+// batch 64.
+#pragma once
+
+#include "deepenergy/energy_model.hpp"
+#include "deepenergy/experts.hpp"
+#include "deepenergy/generator.hpp"
+#include "deepenergy/layers.hpp"
+#include "deepenergy/optimizers.hpp"
+#include "deepenergy/trainer.hpp"
+
+namespace deepenergy::paper {
+
+struct Config {
+  Index data_dim = 2;
+  Index hidden = 128;  ///< width of every hidden layer and number of experts
+  Index latent_dim = 4;
+  double latent_bound = 1.0;  ///< z ~ U[-c, c]
+  double base_sigma = 1.0;    ///< QuadraticBase sigma (data standardised to unit scale)
+  bool learn_sigma = false;
+};
+
+template <class S = float>
+using EnergyFeatures = Sequential<Dense<S>, ReLU<S>, Dense<S>, ReLU<S>>;
+template <class S = float>
+using Energy = EnergyModel<EnergyFeatures<S>, SoftplusExperts<S>, QuadraticBase<S>>;
+template <class S = float>
+using GeneratorNet = Sequential<Dense<S>, ReLU<S>, Dense<S>, ReLU<S>, Dense<S>>;
+template <class S = float>
+using Gen = Generator<GeneratorNet<S>, UniformLatent<S>>;
+template <class S = float, class Optimizer = AdaGrad>
+using Trainer = DeepEnergyGAN<Energy<S>, Gen<S>, Optimizer>;
+
+template <class S = float>
+Energy<S> make_energy(const Config& c = {}) {
+  return Energy<S>(EnergyFeatures<S>(Dense<S>(c.data_dim, c.hidden, Init::he()), ReLU<S>(),
+                                     Dense<S>(c.hidden, c.hidden, Init::he()), ReLU<S>()),
+                   SoftplusExperts<S>(c.hidden, c.hidden),
+                   QuadraticBase<S>(c.data_dim, c.base_sigma, c.learn_sigma));
+}
+
+template <class S = float>
+Gen<S> make_generator(const Config& c = {}) {
+  return Gen<S>(GeneratorNet<S>(Dense<S>(c.latent_dim, c.hidden, Init::he()), ReLU<S>(),
+                                Dense<S>(c.hidden, c.hidden, Init::he()), ReLU<S>(),
+                                Dense<S>(c.hidden, c.data_dim)),
+                UniformLatent<S>(c.latent_dim, c.latent_bound));
+}
+
+/// The paper's trainer: AdaGrad, learning rate 0.01 for both networks.
+template <class S = float>
+Trainer<S> make_trainer(const Config& c = {}, TrainerOptions options = {}) {
+  return Trainer<S>(make_energy<S>(c), make_generator<S>(c), options);
+}
+
+}  // namespace deepenergy::paper

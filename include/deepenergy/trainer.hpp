@@ -1,0 +1,354 @@
+// DeepEnergyGAN: trains an energy model and a generator against each other
+// (paper section 2).
+//
+// One training step is
+//   k energy updates, each:   grad = mean_{x ~ data} dE(x)/dtheta            (positive phase)
+//                                  - mean_{z ~ U} dE(G(z))/dtheta           (negative phase)
+//                             (paper eq. 1 with the negative phase of eq. 4)
+//   one generator update:     grad = mean_{z ~ U} dE(G(z))/dphi               (paper eq. 5)
+//                             through E to x and through G; no energy weight
+//                             gradient is computed.
+// plus whatever extra loss terms were plugged in (see LossTerm below).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "deepenergy/concepts.hpp"
+#include "deepenergy/optimizers.hpp"
+#include "deepenergy/rng.hpp"
+#include "deepenergy/types.hpp"
+
+namespace deepenergy {
+
+/// Thrown when training produces a non-finite loss or gradient.
+class DivergenceError : public Error {
+ public:
+  DivergenceError(const std::string& what, std::int64_t step) : Error(what), step_(step) {}
+  std::int64_t step() const { return step_; }
+
+ private:
+  std::int64_t step_;
+};
+
+/// Hyper-parameters of DeepEnergyGAN. validate() names the first bad one.
+struct TrainerOptions {
+  Index batch_size = 64;
+  double energy_learning_rate = 0.01;     ///< the paper's AdaGrad rate
+  double generator_learning_rate = 0.01;  ///< the paper's AdaGrad rate
+  Index energy_updates_per_generator_update = 1;
+  std::optional<double> latent_bound;  ///< when set, overrides the latent's c (U[-c, c])
+  std::uint64_t seed = 0;
+  double clip_norm = 0.0;  ///< clip each network's gradient to this global L2 norm; 0 = off
+
+  void validate() const {
+    auto bad = [](const std::string& name, const std::string& got, const std::string& want) {
+      throw Error("TrainerOptions: " + name + " = " + got + ", expected " + want);
+    };
+    if (batch_size <= 0) bad("batch_size", std::to_string(batch_size), "a positive integer");
+    if (!(energy_learning_rate > 0.0) || !std::isfinite(energy_learning_rate))
+      bad("energy_learning_rate", std::to_string(energy_learning_rate), "a positive finite number");
+    if (!(generator_learning_rate > 0.0) || !std::isfinite(generator_learning_rate))
+      bad("generator_learning_rate", std::to_string(generator_learning_rate),
+          "a positive finite number");
+    if (energy_updates_per_generator_update <= 0)
+      bad("energy_updates_per_generator_update",
+          std::to_string(energy_updates_per_generator_update), "a positive integer");
+    if (latent_bound && (!(*latent_bound > 0.0) || !std::isfinite(*latent_bound)))
+      bad("latent_bound", std::to_string(*latent_bound), "a positive finite number");
+    if (!(clip_norm >= 0.0) || !std::isfinite(clip_norm))
+      bad("clip_norm", std::to_string(clip_norm), "zero (off) or a positive finite number");
+  }
+};
+
+/// What one training step reports to callbacks.
+struct StepInfo {
+  std::int64_t step = 0;        ///< 1-based number of the step just taken
+  double energy_loss = 0.0;     ///< mean E(data) - mean E(G(z)) (+ extra terms), last energy update
+  double generator_loss = 0.0;  ///< mean E(G(z)) (+ extra terms)
+  double data_energy = 0.0;     ///< mean E on the last data batch
+  double sample_energy = 0.0;   ///< mean E on the last negative-phase batch
+};
+
+/// Which half of the energy update a loss term is called for.
+enum class Phase { positive, negative };
+
+// ---------------------------------------------------------------------------
+// LossTerm: extra terms added to either network's loss (regularisers,
+// entropy estimates). A loss term implements any subset of:
+//
+//   template <class S>
+//   double energy_term(Phase phase, const RowVector<S>& energies, RowVector<S>& weights);
+//       Called in each phase of an energy update with the batch's energies and
+//       the per-sample weights that backward will use (+1/B positive, -1/B
+//       negative). Add d(extra loss)/dE_j to weights(j); return the extra
+//       loss's value. Example: alpha * mean(E^2) adds 2 alpha E_j / B.
+//
+//   template <class Gen, class S>
+//   double generator_term(Gen& generator, const Matrix<S>& x, Matrix<S>& grad_x);
+//       Called in the generator update after grad_x = dL/dx for the samples
+//       x = G(z) is computed and before it is backpropagated through G. Add
+//       d(extra loss)/dx_j to column j of grad_x, and/or add gradients to the
+//       generator's parameters directly; return the extra loss's value.
+//
+// The library guarantees: terms are called in the order given, every step.
+// ---------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------
+// Callbacks passed to train(): each implements only the hooks it needs.
+//   void on_train_begin(Trainer&);
+//   void on_step(Trainer&, const StepInfo&);   or   bool on_step(...)
+//       returning false stops training after this step.
+//   void on_train_end(Trainer&);
+// trainer.request_stop() from any hook also stops training after the step.
+// ---------------------------------------------------------------------------
+
+template <class EnergyNet, class GenNet, UpdatePolicy Optimizer = AdaGrad, class... LossTerms>
+class DeepEnergyGAN {
+ public:
+  using Scalar = typename EnergyNet::Scalar;
+  using S = Scalar;
+  // The energy model and the generator must use the same Scalar (float or double).
+  static_assert(std::is_same_v<Scalar, typename GenNet::Scalar>,
+                "deepenergy: mismatched scalar types: the energy model and the generator must "
+                "have the same Scalar");
+  // The generator's output is the energy model's input: make their sizes equal.
+  static_assert(EnergyNet::static_input_dim == Dynamic || GenNet::static_output_dim == Dynamic ||
+                    EnergyNet::static_input_dim == GenNet::static_output_dim,
+                "deepenergy: size mismatch: the generator's output size differs from the energy "
+                "model's input size");
+
+  DeepEnergyGAN(EnergyNet energy, GenNet generator, TrainerOptions options = {},
+                Optimizer optimizer = {}, LossTerms... terms)
+      : energy_(std::move(energy)),
+        generator_(std::move(generator)),
+        options_(options),
+        energy_opt_(optimizer),
+        generator_opt_(optimizer),
+        terms_(std::move(terms)...),
+        rng_(options.seed) {
+    options_.validate();
+    energy_opt_.learning_rate = options_.energy_learning_rate;
+    generator_opt_.learning_rate = options_.generator_learning_rate;
+    if (options_.latent_bound) {
+      if constexpr (requires { generator_.latent().set_bound(1.0); })
+        generator_.latent().set_bound(*options_.latent_bound);
+      else
+        throw Error("TrainerOptions: latent_bound is set but this generator's latent has no bound");
+    }
+    const Index ein = energy_.input_dim(), gout = generator_.output_dim();
+    if (ein >= 0 && gout >= 0 && ein != gout)
+      throw Error("DeepEnergyGAN: the generator produces samples of size " + std::to_string(gout) +
+                  " but the energy model expects input of size " + std::to_string(ein));
+    energy_.initialize(rng_);
+    generator_.initialize(rng_);
+  }
+
+  // ---- one step and its parts ---------------------------------------------
+
+  /// k energy updates then one generator update; returns what it measured.
+  StepInfo step(const Matrix<S>& data) {
+    StepInfo info;
+    for (Index k = 0; k < options_.energy_updates_per_generator_update; ++k)
+      energy_update(data, info);
+    generator_update(info);
+    info.step = ++step_;
+    return info;
+  }
+
+  /// One energy update (eq. 1 with eq. 4): positive phase on a data batch,
+  /// negative phase on generator samples, then the optimiser step.
+  void energy_update(const Matrix<S>& data, StepInfo& info) {
+    zero_grads(energy_);
+    sample_data(data);
+    double loss = positive_phase(data_batch_);
+    info.data_energy = last_mean_;
+    loss += negative_phase();
+    info.sample_energy = last_mean_;
+    info.energy_loss = loss;
+    check_finite(loss, "energy loss");
+    clip_and_update(energy_, energy_opt_, "energy");
+  }
+
+  /// Adds mean_j dE(x_j)/dtheta over the batch to the energy's grads and
+  /// returns mean_j E(x_j) plus any extra energy terms.
+  double positive_phase(const Matrix<S>& batch) {
+    return energy_phase(batch, Phase::positive, S(1) / S(batch.cols()));
+  }
+  /// Draws G(z) for a batch of latents and adds -mean_j dE(G(z_j))/dtheta to
+  /// the energy's grads; returns -mean_j E(G(z_j)) plus any extra terms.
+  double negative_phase() {
+    const Matrix<S>& x = generator_.sample(options_.batch_size, rng_);
+    return energy_phase(x, Phase::negative, S(-1) / S(options_.batch_size));
+  }
+
+  /// One generator update (eq. 5): descend mean_j E(G(z_j)).
+  void generator_update(StepInfo& info) {
+    zero_grads(generator_);
+    const double loss = generator_gradient();
+    info.generator_loss = loss;
+    check_finite(loss, "generator loss");
+    clip_and_update(generator_, generator_opt_, "generator");
+  }
+
+  /// Adds d mean_j E(G(z_j)) / dphi to the generator's grads, through E to x
+  /// and through G, without computing any energy parameter gradient. Returns
+  /// the generator's loss.
+  double generator_gradient() {
+    const Index B = options_.batch_size;
+    const Matrix<S>& x = generator_.sample(B, rng_);
+    const RowVector<S>& e = energy_.energy(x);
+    double loss = double(e.mean());
+    weights_.setConstant(B, S(1) / S(B));
+    grad_x_ = energy_.input_gradient(weights_);
+    for_each_term([&](auto& term) {
+      if constexpr (requires { term.generator_term(generator_, x, grad_x_); })
+        loss += double(term.generator_term(generator_, x, grad_x_));
+    });
+    generator_.backward(grad_x_);
+    return loss;
+  }
+
+  // ---- training loop ----------------------------------------------------------
+
+  /// Runs `steps` steps on `data` (dims x N, one sample per column), calling
+  /// the callbacks' hooks. Returns the last step's info.
+  template <class... Callbacks>
+  StepInfo train(const Matrix<S>& data, std::int64_t steps, Callbacks&&... callbacks) {
+    if (steps < 0) throw Error("train: steps = " + std::to_string(steps) + ", expected >= 0");
+    check_data(data);
+    stop_ = false;
+    (call_begin(callbacks), ...);
+    StepInfo info;
+    for (std::int64_t i = 0; i < steps && !stop_; ++i) {
+      info = step(data);
+      (call_step(callbacks, info), ...);
+    }
+    (call_end(callbacks), ...);
+    return info;
+  }
+
+  /// Stops train() after the current step.
+  void request_stop() { stop_ = true; }
+
+  /// Throws Error unless data is non-empty, finite and of the energy's input size.
+  void check_data(const Matrix<S>& data) const {
+    if (data.cols() == 0 || data.rows() == 0)
+      throw Error("train: the data set is empty (" + std::to_string(data.rows()) + " x " +
+                  std::to_string(data.cols()) + ")");
+    const Index ein = energy_.input_dim();
+    if (ein >= 0 && data.rows() != ein)
+      throw Error("train: the data have dimension " + std::to_string(data.rows()) +
+                  " but the energy model expects input of size " + std::to_string(ein));
+    for (Index j = 0; j < data.cols(); ++j)
+      for (Index i = 0; i < data.rows(); ++i)
+        if (!std::isfinite(data(i, j)))
+          throw Error("train: data point " + std::to_string(j) + " (0-based column), dimension " +
+                      std::to_string(i) + " is not finite");
+  }
+
+  // ---- access ------------------------------------------------------------------
+  EnergyNet& energy() { return energy_; }
+  const EnergyNet& energy() const { return energy_; }
+  GenNet& generator() { return generator_; }
+  const GenNet& generator() const { return generator_; }
+  const TrainerOptions& options() const { return options_; }
+  Optimizer& energy_optimizer() { return energy_opt_; }
+  Optimizer& generator_optimizer() { return generator_opt_; }
+  Rng& rng() { return rng_; }
+  std::int64_t step_count() const { return step_; }
+  void set_step_count(std::int64_t s) { step_ = s; }
+  template <std::size_t I>
+  auto& loss_term() {
+    return std::get<I>(terms_);
+  }
+
+ private:
+  double energy_phase(const Matrix<S>& x, Phase phase, S w) {
+    const RowVector<S>& e = energy_.energy(x);
+    last_mean_ = double(e.mean());
+    double loss = phase == Phase::positive ? last_mean_ : -last_mean_;
+    weights_.setConstant(x.cols(), w);
+    for_each_term([&](auto& term) {
+      if constexpr (requires { term.energy_term(phase, e, weights_); })
+        loss += double(term.energy_term(phase, e, weights_));
+    });
+    energy_.backward(weights_);
+    return loss;
+  }
+
+  template <class F>
+  void for_each_term(F&& f) {
+    std::apply([&](auto&... t) { (f(t), ...); }, terms_);
+  }
+
+  void sample_data(const Matrix<S>& data) {
+    const Index B = options_.batch_size;
+    data_batch_.resize(data.rows(), B);
+    for (Index j = 0; j < B; ++j)
+      data_batch_.col(j) = data.col(Index(rng_.below(std::uint64_t(data.cols()))));
+  }
+
+  template <class Net>
+  static void zero_grads(Net& net) {
+    net.for_each_parameter([](auto& p) { p.zero_grad(); });
+  }
+
+  template <class Net>
+  void clip_and_update(Net& net, Optimizer& opt, const char* which) {
+    double sq = 0.0;
+    net.for_each_parameter([&](auto& p) { sq += double(p.grad.squaredNorm()); });
+    if (!std::isfinite(sq))
+      throw DivergenceError(
+          std::string("non-finite ") + which + " gradient at step " + std::to_string(step_ + 1),
+          step_ + 1);
+    if (options_.clip_norm > 0.0 && sq > options_.clip_norm * options_.clip_norm) {
+      const S scale = S(options_.clip_norm / std::sqrt(sq));
+      net.for_each_parameter([&](auto& p) { p.grad *= scale; });
+    }
+    net.for_each_parameter([&](auto& p) { opt.update(p); });
+  }
+
+  void check_finite(double v, const char* what) const {
+    if (!std::isfinite(v))
+      throw DivergenceError(
+          "non-finite " + std::string(what) + " at step " + std::to_string(step_ + 1), step_ + 1);
+  }
+
+  template <class C>
+  void call_begin(C& c) {
+    if constexpr (requires { c.on_train_begin(*this); }) c.on_train_begin(*this);
+  }
+  template <class C>
+  void call_step(C& c, const StepInfo& info) {
+    if constexpr (requires {
+                    { c.on_step(*this, info) } -> std::convertible_to<bool>;
+                  }) {
+      if (!c.on_step(*this, info)) stop_ = true;
+    } else if constexpr (requires { c.on_step(*this, info); }) {
+      c.on_step(*this, info);
+    }
+  }
+  template <class C>
+  void call_end(C& c) {
+    if constexpr (requires { c.on_train_end(*this); }) c.on_train_end(*this);
+  }
+
+  EnergyNet energy_;
+  GenNet generator_;
+  TrainerOptions options_;
+  Optimizer energy_opt_, generator_opt_;
+  std::tuple<LossTerms...> terms_;
+  Rng rng_;
+  std::int64_t step_ = 0;
+  bool stop_ = false;
+  double last_mean_ = 0.0;
+  Matrix<S> data_batch_, grad_x_;
+  RowVector<S> weights_;
+};
+
+}  // namespace deepenergy

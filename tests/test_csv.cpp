@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numbers>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace fs = std::filesystem;

@@ -364,7 +364,7 @@ TEST_CASE("KDE picks a bandwidth near Silverman's and its NLL is near the entrop
   m << 0.0, 0.0;
   const Matrix<double> chol = Matrix<double>::Identity(2, 2);
   const Matrix<double> train = gaussian_samples(m, chol, 5000, rng);
-  const Matrix<double> valid = gaussian_samples(m, chol, 1000, rng);
+  const Matrix<double> valid = gaussian_samples(m, chol, 500, rng);
   const Matrix<double> test = gaussian_samples(m, chol, 5000, rng);
   const eval::Kde kde = eval::fit_kde(train, valid);
   // Silverman's rule for a standard normal in 2D: (4 / (4 N))^{1/6} = N^{-1/6}.

@@ -10,6 +10,7 @@
 #include "deepenergy/math.hpp"
 #include "deepenergy/optimizers.hpp"
 #include "deepenergy/paper.hpp"
+#include "deepenergy/regularizers.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/trainer.hpp"
 #include "deepenergy/types.hpp"

@@ -148,6 +148,14 @@ class DeepEnergyGAN {
     generator_.initialize(rng_);
   }
 
+  /// Loss terms default-constructed (when there are any and they allow it).
+  DeepEnergyGAN(EnergyNet energy, GenNet generator, TrainerOptions options = {},
+                Optimizer optimizer = {}) requires(sizeof...(LossTerms) > 0 &&
+                                                   (std::is_default_constructible_v<LossTerms> &&
+                                                    ...))
+      : DeepEnergyGAN(std::move(energy), std::move(generator), options, optimizer, LossTerms{}...) {
+  }
+
   // ---- one step and its parts ---------------------------------------------
 
   /// k energy updates then one generator update; returns what it measured.

@@ -1,0 +1,134 @@
+// Layers: shapes in float and double, gradient checks in double, composition.
+#include <doctest/doctest.h>
+
+#include <deepenergy/deepenergy.hpp>
+
+using namespace deepenergy;
+
+namespace {
+
+Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> x(rows, cols);
+  for (Index k = 0; k < x.size(); ++k) x(k) = rng.normal();
+  return x;
+}
+
+template <class L>
+double worst_error(L& layer, Index in, const char* name) {
+  auto r = testing::check_gradients(layer, random_batch(in, 7, 5));
+  MESSAGE(std::string(name) << ": worst relative error " << r.max_relative_error << " at " << r.worst << " ("
+               << r.checked << " entries)");
+  CHECK(r.checked > 0);
+  return r.max_relative_error;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("Dense computes W x + b column by column", S, float, double) {
+  Dense<S> d(3, 2);
+  d.weight().value << 1, 2, 3, -1, 0, 4;
+  d.bias().value << S(0.5), S(-1);
+  Matrix<S> x(3, 2);
+  x << 1, 0, 1, 1, 2, -1;
+  const Matrix<S>& y = d.forward(x);
+  REQUIRE(y.rows() == 2);
+  REQUIRE(y.cols() == 2);
+  CHECK(y(0, 0) == doctest::Approx(1 + 2 + 6 + 0.5));
+  CHECK(y(1, 0) == doctest::Approx(-1 + 0 + 8 - 1));
+  CHECK(y(0, 1) == doctest::Approx(0 + 2 - 3 + 0.5));
+  CHECK(y(1, 1) == doctest::Approx(0 + 0 - 4 - 1));
+}
+
+TEST_CASE("Dense initialisers have the documented scale") {
+  Rng rng(1);
+  Dense<double> g(200, 300, Init::glorot());
+  g.initialize(rng);
+  const double a = std::sqrt(6.0 / 500.0);
+  CHECK(g.weight().value.maxCoeff() <= a);
+  CHECK(g.weight().value.minCoeff() >= -a);
+  CHECK(g.weight().value.array().square().mean() == doctest::Approx(a * a / 3).epsilon(0.05));
+  Dense<double> h(200, 300, Init::he());
+  h.initialize(rng);
+  CHECK(h.weight().value.array().square().mean() == doctest::Approx(2.0 / 200).epsilon(0.05));
+  Dense<double> n(200, 300, Init::gaussian(0.1));
+  n.initialize(rng);
+  CHECK(n.weight().value.array().square().mean() == doctest::Approx(0.01).epsilon(0.05));
+  CHECK(n.bias().value.isZero());
+}
+
+TEST_CASE("Dense rejects sizes that are not positive or disagree with static sizes") {
+  CHECK_THROWS_WITH_AS(Dense<float>(0, 3), doctest::Contains("in=0"), Error);
+  CHECK_THROWS_WITH_AS((Dense<float, 2, 3>(2, 4)), doctest::Contains("static sizes 2x3"), Error);
+}
+
+TEST_CASE("gradient check: Dense with each initialiser") {
+  Rng rng(2);
+  for (Init init : {Init::glorot(), Init::he(), Init::gaussian(0.5)}) {
+    Dense<double> d(4, 5, init);
+    d.initialize(rng);
+    d.bias().value.setRandom();
+    CHECK(worst_error(d, 4, "Dense") < 1e-6);
+  }
+}
+
+TEST_CASE("gradient check: every activation") {
+  ReLU<double> relu;
+  LeakyReLU<double> leaky(0.1);
+  ELU<double> elu(0.7);
+  Tanh<double> tanh_;
+  Sigmoid<double> sigmoid;
+  Softplus<double> softplus;
+  Identity<double> identity;
+  CHECK(worst_error(relu, 6, "ReLU") < 1e-6);
+  CHECK(worst_error(leaky, 6, "LeakyReLU") < 1e-6);
+  CHECK(worst_error(elu, 6, "ELU") < 1e-6);
+  CHECK(worst_error(tanh_, 6, "Tanh") < 1e-6);
+  CHECK(worst_error(sigmoid, 6, "Sigmoid") < 1e-6);
+  CHECK(worst_error(softplus, 6, "Softplus") < 1e-6);
+  CHECK(worst_error(identity, 6, "Identity") < 1e-6);
+}
+
+TEST_CASE_TEMPLATE("Sigmoid and Softplus stay finite and exact for large arguments", S, float,
+                   double) {
+  Matrix<S> x(1, 4);
+  x << S(-1000), S(-40), S(40), S(1000);
+  Sigmoid<S> sig;
+  const Matrix<S> s = sig.forward(x);
+  CHECK(s.allFinite());
+  CHECK(s(0, 0) == S(0));
+  CHECK(s(0, 3) == S(1));
+  Softplus<S> sp;
+  const Matrix<S> p = sp.forward(x);
+  CHECK(p.allFinite());
+  CHECK(p(0, 3) == S(1000));
+  CHECK(p(0, 2) == doctest::Approx(40));
+  CHECK(p(0, 0) == S(0));
+}
+
+TEST_CASE("gradient check: Sequential, and backward_input leaves parameters alone") {
+  Rng rng(3);
+  Sequential<Dense<double>, Tanh<double>, Dense<double>, ELU<double>, Dense<double>> net(
+      Dense<double>(3, 6), Tanh<double>(), Dense<double>(6, 5), ELU<double>(), Dense<double>(5, 2));
+  net.initialize(rng);
+  CHECK(net.input_dim() == 3);
+  CHECK(net.output_dim() == 2);
+  CHECK(worst_error(net, 3, "Sequential") < 1e-6);
+}
+
+TEST_CASE("Sequential names the layers whose sizes disagree") {
+  using Net = Sequential<Dense<float>, ReLU<float>, Dense<float>>;
+  CHECK_THROWS_WITH_AS(
+      Net(Dense<float>(2, 8), ReLU<float>(), Dense<float>(9, 1)),
+      doctest::Contains("layer 2 expects input size 9 but layer 1 produces size 8"), Error);
+}
+
+TEST_CASE("static sizes propagate through Sequential") {
+  using Net = Sequential<Dense<float, 2, 8>, ReLU<float>, Dense<float, 8, 3>>;
+  static_assert(Net::static_input_dim == 2);
+  static_assert(Net::static_output_dim == 3);
+  using Dyn = Sequential<Dense<float>, ReLU<float>>;
+  static_assert(Dyn::static_input_dim == Dynamic);
+  Net net{Dense<float, 2, 8>{}, ReLU<float>{}, Dense<float, 8, 3>{}};
+  CHECK(net.output_dim() == 3);
+}

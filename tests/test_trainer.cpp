@@ -1,0 +1,381 @@
+// DeepEnergyGAN: learning a 2D Gaussian, determinism, options, callbacks,
+// loss terms and a user-defined expert.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <deepenergy/deepenergy.hpp>
+
+using namespace deepenergy;
+
+namespace {
+
+template <class S>
+Matrix<S> gaussian_data(Index n, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<S> x(2, n);
+  for (Index j = 0; j < n; ++j) {
+    x(0, j) = S(rng.normal(1.0, 0.3));
+    x(1, j) = S(rng.normal(-1.0, 0.3));
+  }
+  return x;
+}
+
+paper::Config small_config() {
+  paper::Config c;
+  c.hidden = 32;
+  return c;
+}
+
+template <class Net>
+std::vector<Matrix<double>> parameters_of(Net& net) {
+  std::vector<Matrix<double>> v;
+  net.for_each_parameter([&](auto& p) { v.push_back(p.value.template cast<double>()); });
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("the paper's recipe moves the generator onto a 2D Gaussian", S, float, double) {
+  const Matrix<S> data = gaussian_data<S>(2000, 1);
+  TrainerOptions opt;
+  opt.seed = 7;
+  auto t = paper::make_trainer<S>(small_config(), opt);
+  t.train(data, 1500);
+  Rng rng(99);
+  const Matrix<S> x = t.generator().sample(4000, rng);
+  const Vector<S> mean = x.rowwise().mean();
+  MESSAGE("generator mean " << mean.transpose() << " (data mean 1, -1)");
+  CHECK(std::abs(double(mean(0)) - 1.0) < 0.1);
+  CHECK(std::abs(double(mean(1)) + 1.0) < 0.1);
+}
+
+TEST_CASE_TEMPLATE("with generator entropy, both networks learn a 2D Gaussian", S, float, double) {
+  // Eq. 5 alone leaves the energy nearly flat once G covers the data (the
+  // phases cancel); the entropy term makes the generator sample exp(-E) so
+  // the energy takes the data's shape.
+  const Matrix<S> data = gaussian_data<S>(2000, 1);
+  TrainerOptions opt;
+  opt.seed = 7;
+  DeepEnergyGAN<paper::Energy<S>, paper::Gen<S>, AdaGrad, KernelEntropy<S>> t(
+      paper::make_energy<S>(small_config()), paper::make_generator<S>(small_config()), opt);
+  t.train(data, 1500);
+
+  Rng rng(99);
+  const Matrix<S> x = t.generator().sample(4000, rng);
+  const Vector<S> mean = x.rowwise().mean();
+  const Vector<S> sd = (x.colwise() - mean).array().square().rowwise().mean().sqrt();
+  MESSAGE("generator mean " << mean.transpose() << ", std " << sd.transpose());
+  CHECK(std::abs(double(mean(0)) - 1.0) < 0.1);
+  CHECK(std::abs(double(mean(1)) + 1.0) < 0.1);
+  CHECK(std::abs(double(sd(0)) - 0.3) < 0.06);
+  CHECK(std::abs(double(sd(1)) - 0.3) < 0.06);
+
+  // Lower energy at the data mean than 3 sigma away in every direction.
+  Matrix<S> probe(2, 17);
+  probe.col(0) << S(1), S(-1);
+  for (Index i = 0; i < 16; ++i)
+    probe.col(i + 1) << S(1 + 0.9 * std::cos(0.3927 * double(i))),
+        S(-1 + 0.9 * std::sin(0.3927 * double(i)));
+  const RowVector<S> e = t.energy().energy(probe);
+  MESSAGE("E(3 sigma ring) - E(mean): " << (e.array() - e(0)).matrix());
+  for (Index j = 1; j < 17; ++j) CHECK(e(0) < e(j));
+}
+
+TEST_CASE("same seed gives bit-identical parameters; another seed does not") {
+  const Matrix<float> data = gaussian_data<float>(500, 2);
+  TrainerOptions opt;
+  opt.seed = 11;
+  auto a = paper::make_trainer<float>(small_config(), opt);
+  auto b = paper::make_trainer<float>(small_config(), opt);
+  a.train(data, 40);
+  b.train(data, 40);
+  CHECK(parameters_of(a.energy()) == parameters_of(b.energy()));
+  CHECK(parameters_of(a.generator()) == parameters_of(b.generator()));
+  opt.seed = 12;
+  auto c = paper::make_trainer<float>(small_config(), opt);
+  c.train(data, 40);
+  CHECK(parameters_of(a.energy()) != parameters_of(c.energy()));
+}
+
+TEST_CASE("energy update follows eq. 1 and 4: positive minus negative phase") {
+  // One energy update with SGD(lr) must move theta by -lr * (mean dE/dtheta
+  // on the data batch - mean dE/dtheta on G(z)), recomputed here by hand.
+  paper::Config c;
+  c.hidden = 6;
+  TrainerOptions opt;
+  opt.batch_size = 5;
+  opt.seed = 3;
+  opt.energy_learning_rate = 0.1;
+  using T = DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, SGD>;
+  T t(paper::make_energy<double>(c), paper::make_generator<double>(c), opt);
+  const Matrix<double> data = gaussian_data<double>(5, 4);
+
+  // Replay the trainer's random stream to know its batch and latents.
+  T ref = t;
+  Rng rng = t.rng();
+  Matrix<double> batch(2, 5);
+  for (Index j = 0; j < 5; ++j) batch.col(j) = data.col(Index(rng.below(5)));
+  Matrix<double> z;
+  ref.generator().latent().sample(z, 5, rng);
+  const Matrix<double> xg = ref.generator().forward(z);
+  ref.energy().for_each_parameter([](auto& p) { p.zero_grad(); });
+  ref.energy().energy(batch);
+  ref.energy().backward(RowVector<double>::Constant(5, 1.0 / 5));
+  ref.energy().energy(xg);
+  ref.energy().backward(RowVector<double>::Constant(5, -1.0 / 5));
+  std::vector<Matrix<double>> want;
+  ref.energy().for_each_parameter([&](auto& p) { want.push_back(p.value - 0.1 * p.grad); });
+
+  StepInfo info;
+  t.energy_update(data, info);
+  std::size_t i = 0;
+  t.energy().for_each_parameter([&](auto& p) { CHECK(p.value.isApprox(want[i++], 1e-12)); });
+  CHECK(info.energy_loss == doctest::Approx(info.data_energy - info.sample_energy));
+}
+
+TEST_CASE("TrainerOptions: each bad value is named") {
+  auto fails = [](TrainerOptions o, const char* what) {
+    CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains(what), Error);
+  };
+  TrainerOptions o;
+  o.batch_size = 0;
+  fails(o, "batch_size = 0, expected a positive integer");
+  o = {};
+  o.energy_learning_rate = -1;
+  fails(o, "energy_learning_rate");
+  o = {};
+  o.generator_learning_rate = std::nan("");
+  fails(o, "generator_learning_rate");
+  o = {};
+  o.energy_updates_per_generator_update = 0;
+  fails(o, "energy_updates_per_generator_update");
+  o = {};
+  o.latent_bound = 0.0;
+  fails(o, "latent_bound");
+  o = {};
+  o.clip_norm = -1;
+  fails(o, "clip_norm");
+}
+
+TEST_CASE("sizes that disagree are named at construction and in train()") {
+  paper::Config e3;
+  e3.data_dim = 3;
+  e3.hidden = 4;
+  paper::Config g2;
+  g2.hidden = 4;
+  CHECK_THROWS_WITH_AS(
+      paper::Trainer<float>(paper::make_energy<float>(e3), paper::make_generator<float>(g2)),
+      doctest::Contains("generator produces samples of size 2 but the energy model expects input "
+                        "of size 3"),
+      Error);
+  auto t = paper::make_trainer<float>(g2);
+  Matrix<float> bad(3, 10);
+  bad.setZero();
+  CHECK_THROWS_WITH_AS(t.train(bad, 1), doctest::Contains("data have dimension 3"), Error);
+  Matrix<float> nan = Matrix<float>::Zero(2, 10);
+  nan(1, 4) = std::nanf("");
+  CHECK_THROWS_WITH_AS(t.train(nan, 1), doctest::Contains("data point 4"), Error);
+  CHECK_THROWS_WITH_AS(t.train(Matrix<float>(2, 0), 1), doctest::Contains("empty"), Error);
+}
+
+TEST_CASE("latent_bound option overrides c; clip_norm bounds the update") {
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.latent_bound = 3.0;
+  opt.clip_norm = 1e-3;
+  auto t = paper::make_trainer<double>(c, opt);
+  CHECK(t.generator().latent().bound() == 3.0);
+  const Matrix<double> data = gaussian_data<double>(100, 5) * 50.0;  // large gradients
+  auto before = parameters_of(t.energy());
+  using T = decltype(t);
+  DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, SGD> s(
+      paper::make_energy<double>(c), paper::make_generator<double>(c), opt);
+  s.energy_optimizer().learning_rate = 1.0;
+  auto s0 = parameters_of(s.energy());
+  StepInfo info;
+  s.energy_update(data, info);
+  auto s1 = parameters_of(s.energy());
+  double sq = 0;
+  for (std::size_t i = 0; i < s0.size(); ++i) sq += (s1[i] - s0[i]).squaredNorm();
+  CHECK(std::sqrt(sq) == doctest::Approx(1e-3).epsilon(1e-6));  // lr 1 * clipped norm
+  (void)before;
+  (void)sizeof(T);
+}
+
+namespace {
+struct CountingCallback {
+  int begun = 0, steps = 0, ended = 0;
+  std::int64_t last = 0;
+  template <class T>
+  void on_train_begin(T&) {
+    ++begun;
+  }
+  template <class T>
+  bool on_step(T&, const StepInfo& info) {
+    ++steps;
+    last = info.step;
+    return info.step < 5;  // stop after step 5
+  }
+  template <class T>
+  void on_train_end(T&) {
+    ++ended;
+  }
+};
+struct OnlyEnd {
+  bool called = false;
+  template <class T>
+  void on_train_end(T&) {
+    called = true;
+  }
+};
+}  // namespace
+
+TEST_CASE("callbacks implement only the hooks they need and can stop early") {
+  paper::Config c;
+  c.hidden = 8;
+  auto t = paper::make_trainer<float>(c);
+  const Matrix<float> data = gaussian_data<float>(100, 6);
+  CountingCallback cb;
+  OnlyEnd end;
+  const StepInfo last = t.train(data, 100, cb, end);
+  CHECK(cb.begun == 1);
+  CHECK(cb.steps == 5);
+  CHECK(cb.ended == 1);
+  CHECK(end.called);
+  CHECK(last.step == 5);
+  CHECK(t.step_count() == 5);
+}
+
+namespace {
+// alpha * mean(E^2) on both phases (Du and Mordatch 2019) as a loss term.
+struct EnergySquarePenalty {
+  double alpha = 0.5;
+  int calls = 0;
+  template <class S>
+  double energy_term(Phase, const RowVector<S>& e, RowVector<S>& w) {
+    ++calls;
+    const double n = double(e.cols());
+    w.array() += S(2 * alpha / n) * e.array();
+    return alpha * double(e.squaredNorm()) / n;
+  }
+};
+struct PullToOrigin {  // generator term: lambda/2 mean |x|^2
+  double lambda = 1.0;
+  template <class G, class S>
+  double generator_term(G&, const Matrix<S>& x, Matrix<S>& grad_x) {
+    grad_x += S(lambda / double(x.cols())) * x;
+    return 0.5 * lambda * double(x.squaredNorm()) / double(x.cols());
+  }
+};
+}  // namespace
+
+TEST_CASE("loss terms change the gradients as documented") {
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 16;
+  using T = DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, SGD, EnergySquarePenalty,
+                          PullToOrigin>;
+  T t(paper::make_energy<double>(c), paper::make_generator<double>(c), opt, SGD{0.01},
+      EnergySquarePenalty{}, PullToOrigin{});
+  const Matrix<double> data = gaussian_data<double>(100, 7);
+  StepInfo info;
+  t.energy_update(data, info);
+  CHECK(t.loss_term<0>().calls == 2);
+  CHECK(info.energy_loss > info.data_energy - info.sample_energy);  // penalty is positive
+
+  // The generator term's gradient reaches the generator: compare with a
+  // finite difference of the total generator loss on one parameter.
+  T a = t;
+  a.generator().for_each_parameter([](auto& p) { p.zero_grad(); });
+  Rng saved = a.rng();
+  a.generator_gradient();
+  double analytic = 0;
+  int k = 0;
+  a.generator().for_each_parameter([&](auto& p) {
+    if (k++ == 4) analytic = p.grad(0, 0);  // last layer's W
+  });
+  auto loss_at = [&](double delta) {
+    T b = t;
+    b.rng() = saved;
+    int m = 0;
+    b.generator().for_each_parameter([&](auto& p) {
+      if (m++ == 4) p.value(0, 0) += delta;
+    });
+    return b.generator_gradient();
+  };
+  const double numeric = (loss_at(1e-6) - loss_at(-1e-6)) / 2e-6;
+  CHECK(analytic == doctest::Approx(numeric).epsilon(1e-6));
+}
+
+namespace {
+// A user-defined expert: a Gaussian bump E(h) = -a * exp(-|h - m|^2 / 2) on
+// the features, with learned centre m and amplitude a.
+template <class S>
+struct BumpExpert {
+  using Scalar = S;
+  Parameter<S> m{"Bump.m", 0, 1}, a{"Bump.a", 1, 1};
+  const Matrix<S>* h = nullptr;
+  RowVector<S> k;
+  explicit BumpExpert(Index dim) : m("Bump.m", dim, 1) { a.value(0, 0) = S(1); }
+  Index input_dim() const { return m.value.rows(); }
+  void forward(const Matrix<S>& in, RowVector<S>& e) {
+    h = &in;
+    k = ((-S(0.5)) * (in.colwise() - m.value.col(0)).colwise().squaredNorm().array())
+            .exp()
+            .matrix();
+    e -= a.value(0, 0) * k;
+  }
+  void backward(const RowVector<S>& w, Matrix<S>& g) {
+    a.grad(0, 0) -= k.dot(w);
+    Matrix<S> d = (*h).colwise() - m.value.col(0);  // dE/dh = a k (h - m)
+    const RowVector<S> c = a.value(0, 0) * (k.array() * w.array()).matrix();
+    m.grad.col(0) -= d * c.transpose();
+    g += d * c.asDiagonal();
+  }
+  void backward_input(const RowVector<S>& w, Matrix<S>& g) {
+    Matrix<S> d = (*h).colwise() - m.value.col(0);
+    g += d * (a.value(0, 0) * (k.array() * w.array()).matrix()).asDiagonal();
+  }
+  template <class F>
+  void for_each_parameter(F&& f) {
+    f(m);
+    f(a);
+  }
+};
+}  // namespace
+
+TEST_CASE("a user-defined expert passes the gradient check and trains in DeepEnergyGAN") {
+  BumpExpert<double> bump(3);
+  bump.m.value << 0.1, -0.2, 0.3;
+  Rng rng(1);
+  Matrix<double> h(3, 5);
+  for (Index i = 0; i < h.size(); ++i) h(i) = rng.normal();
+  auto r = testing::check_gradients(bump, h);
+  MESSAGE("BumpExpert: worst relative error " << r.max_relative_error);
+  CHECK(r.max_relative_error < 1e-6);
+
+  using Features = Sequential<Identity<float>>;
+  using Energy = EnergyModel<Features, BumpExpert<float>, QuadraticBase<float>>;
+  Energy e(Features(Identity<float>()), BumpExpert<float>(2), QuadraticBase<float>(2, 2.0));
+  paper::Config c;
+  c.hidden = 16;
+  TrainerOptions opt;
+  opt.seed = 5;
+  opt.energy_learning_rate = 0.05;
+  DeepEnergyGAN<Energy, paper::Gen<float>> t(std::move(e), paper::make_generator<float>(c), opt);
+  const Matrix<float> data = gaussian_data<float>(1000, 8);
+  t.train(data, 1000);
+  // The bump's centre moves towards the data (beyond it, since the quadratic
+  // base pulls towards the origin), and the generator follows the energy.
+  const Matrix<float> centre = t.energy().expert<0>().m.value;
+  MESSAGE("bump centre after training: " << centre.transpose());
+  CHECK(centre(0) > 0.5f);
+  CHECK(centre(1) < -0.5f);
+  Rng draw(3);
+  const Vector<float> mean = t.generator().sample(2000, draw).rowwise().mean();
+  MESSAGE("generator mean " << mean.transpose());
+  CHECK(std::abs(mean(0) - 1.0f) < 0.15f);
+  CHECK(std::abs(mean(1) + 1.0f) < 0.15f);
+}

@@ -106,8 +106,9 @@ void check_parameters(GradientCheckReport& r, T& t, const std::vector<Matrix<dou
                       Loss&& loss, const GradientCheckOptions& opt) {
   std::size_t i = 0;
   deepenergy::detail::visit_parameters(t, [&](Parameter<double>& p) {
-    check_matrix(r, p.value, analytic[i], p.name + " (parameter " + std::to_string(i) + ")", loss,
-                 opt);
+    if (p.trainable)
+      check_matrix(r, p.value, analytic[i], p.name + " (parameter " + std::to_string(i) + ")", loss,
+                   opt);
     ++i;
   });
 }

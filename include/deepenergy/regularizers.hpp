@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "deepenergy/batch_norm.hpp"
 #include "deepenergy/trainer.hpp"
 #include "deepenergy/types.hpp"
 
@@ -85,6 +87,111 @@ class KernelEntropy {
   // Workspaces, sized once per batch size (no allocation in steady state).
   Matrix<S> d2_, k_, mu_;
   RowVector<S> sqn_, ksum_;
+};
+
+/// Energy magnitude penalty (Du and Mordatch 2019):
+///   alpha * (mean_j E(x+_j)^2 + mean_j E(x-_j)^2)
+/// on the data batch and the negative batch. It stops the energies from
+/// drifting as a whole, which the two phases of eq. 1 cannot see.
+class EnergyMagnitudePenalty {
+ public:
+  explicit EnergyMagnitudePenalty(double alpha = 1e-3) : alpha_(alpha) {
+    if (!(alpha >= 0.0) || !std::isfinite(alpha))
+      throw Error("EnergyMagnitudePenalty: alpha = " + std::to_string(alpha) +
+                  ", expected a non-negative finite number");
+  }
+  double alpha() const { return alpha_; }
+
+  template <class S>
+  double energy_term(Phase, const RowVector<S>& e, RowVector<S>& weights) {
+    const double n = double(e.cols());
+    weights.array() += S(2.0 * alpha_ / n) * e.array();
+    return alpha_ * double(e.squaredNorm()) / n;
+  }
+
+ private:
+  double alpha_;
+};
+
+/// Gradient penalty on the data (as in Kumar et al. 2019, MEG):
+///   lambda * mean_j |dE(x_j)/dx_j|^2,  x_j the data batch.
+/// Its parameter gradient, (2 lambda / B) sum_j d/dtheta [g_j . v_j] with
+/// v_j = g_j held fixed, is a Hessian-vector product; it is computed by
+/// central differences of the parameter gradient along v_j,
+///   d/dtheta [g_j . v_j] ~ (dE(x_j + eps v_j)/dtheta - dE(x_j - eps v_j)/dtheta) / (2 eps),
+/// two extra energy passes, with eps = step / max_j |v_j| so that the largest
+/// displacement is `step` in input units (error O(step^2)).
+template <class S = float>
+class GradientPenalty {
+ public:
+  explicit GradientPenalty(double lambda = 0.1, double step = 1e-2) : lambda_(lambda), step_(step) {
+    if (!(lambda >= 0.0) || !std::isfinite(lambda))
+      throw Error("GradientPenalty: lambda = " + std::to_string(lambda) +
+                  ", expected a non-negative finite number");
+    if (!(step > 0.0) || !std::isfinite(step))
+      throw Error("GradientPenalty: step = " + std::to_string(step) +
+                  ", expected a positive finite number");
+  }
+  double lambda() const { return lambda_; }
+
+  template <class Energy>
+  double energy_extra(Phase phase, Energy& energy, const Matrix<S>& x) {
+    if (phase != Phase::positive || lambda_ == 0.0) return 0.0;
+    const Index B = x.cols();
+    ones_.setOnes(B);
+    // Per-sample input gradients of the last energy() call (on x).
+    v_ = energy.input_gradient(ones_);
+    const double sq = double(v_.squaredNorm());
+    const double vmax = std::sqrt(double(v_.colwise().squaredNorm().maxCoeff()));
+    if (!(vmax > 0.0)) return lambda_ * sq / double(B);
+    const double eps = step_ / vmax;
+    const S w = S(lambda_ / (double(B) * eps));
+    xs_ = x + S(eps) * v_;
+    energy.energy(xs_);
+    ones_.setConstant(B, w);
+    energy.backward(ones_);
+    xs_ = x - S(eps) * v_;
+    energy.energy(xs_);
+    ones_.setConstant(B, -w);
+    energy.backward(ones_);
+    return lambda_ * sq / double(B);
+  }
+
+ private:
+  double lambda_, step_;
+  Matrix<S> v_, xs_;
+  RowVector<S> ones_;
+};
+
+/// Batch-normalisation entropy from the extended version of the paper: with
+/// BatchNorm layers in G, the generator's entropy is approximated by
+///   H ~ sum over BN units of 1/2 log(2 pi e gamma^2),
+/// and -lambda H is added to G's loss (gradient -lambda / gamma on each
+/// BatchNorm.gamma of the generator). Needs BatchNorm layers in G.
+class BatchNormEntropy {
+ public:
+  explicit BatchNormEntropy(double lambda = 1.0) : lambda_(lambda) {
+    if (!(lambda >= 0.0) || !std::isfinite(lambda))
+      throw Error("BatchNormEntropy: lambda = " + std::to_string(lambda) +
+                  ", expected a non-negative finite number");
+  }
+
+  template <class Gen, class S>
+  double generator_term(Gen& generator, const Matrix<S>&, Matrix<S>&) {
+    double h = 0.0;
+    generator.for_each_parameter([&](auto& p) {
+      if (p.name != "BatchNorm.gamma") return;
+      for (Index i = 0; i < p.value.rows(); ++i) {
+        const double g = double(p.value(i, 0));
+        h += 0.5 * std::log(2.0 * 3.14159265358979323846 * 2.718281828459045 * g * g);
+        p.grad(i, 0) -= std::remove_cvref_t<decltype(p.value(i, 0))>(lambda_ / g);
+      }
+    });
+    return -lambda_ * h;
+  }
+
+ private:
+  double lambda_;
 };
 
 }  // namespace deepenergy

@@ -88,6 +88,13 @@ enum class Phase { positive, negative };
 //       negative). Add d(extra loss)/dE_j to weights(j); return the extra
 //       loss's value. Example: alpha * mean(E^2) adds 2 alpha E_j / B.
 //
+//   template <class Energy, class S>
+//   double energy_extra(Phase phase, Energy& energy, const Matrix<S>& x);
+//       Called in each phase after that phase's backward, with the batch x.
+//       May run its own energy()/backward() passes (on perturbed inputs, say)
+//       to add the gradient of a term that is not a function of E(x_j) alone,
+//       such as a gradient penalty; returns the term's value.
+//
 //   template <class Gen, class S>
 //   double generator_term(Gen& generator, const Matrix<S>& x, Matrix<S>& grad_x);
 //       Called in the generator update after grad_x = dL/dx for the samples
@@ -286,6 +293,10 @@ class DeepEnergyGAN {
         loss += double(term.energy_term(phase, e, weights_));
     });
     energy_.backward(weights_);
+    for_each_term([&](auto& term) {
+      if constexpr (requires { term.energy_extra(phase, energy_, x); })
+        loss += double(term.energy_extra(phase, energy_, x));
+    });
     return loss;
   }
 
@@ -318,7 +329,9 @@ class DeepEnergyGAN {
       const S scale = S(options_.clip_norm / std::sqrt(sq));
       net.for_each_parameter([&](auto& p) { p.grad *= scale; });
     }
-    net.for_each_parameter([&](auto& p) { opt.update(p); });
+    net.for_each_parameter([&](auto& p) {
+      if (p.trainable) opt.update(p);
+    });
   }
 
   void check_finite(double v, const char* what) const {

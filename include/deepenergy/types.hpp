@@ -45,6 +45,10 @@ struct Parameter {
   Matrix<S> grad;                 ///< same shape as value; accumulated by backward
   std::array<Matrix<S>, 2> slot;  ///< optimiser state (AdaGrad uses slot[0])
   std::int64_t updates = 0;       ///< how many optimiser updates were applied
+  /// False for state that is saved with the model but not learned by
+  /// gradient (BatchNorm's running averages): optimisers and the gradient
+  /// checker skip it.
+  bool trainable = true;
 
   Parameter() = default;
   Parameter(std::string n, Index rows, Index cols)

@@ -1,0 +1,498 @@
+// Checkpoints: a trainer's complete state in one versioned binary file, so a
+// saved model can be used later and an interrupted run can resume exactly.
+//
+// Not part of the umbrella header (it does file I/O); include it explicitly:
+//   #include <deepenergy/checkpoint.hpp>
+//
+//   deepenergy::save_checkpoint("model.ckpt", trainer, {{"mean", {0.1, 2.0}}});
+//   auto info = deepenergy::load_checkpoint("model.ckpt", trainer);  // throws Error
+//
+// File layout (format version 1). All integers are little-endian; float and
+// double values are stored as their IEEE-754 bit patterns, little-endian, so
+// a file means the same thing on every platform.
+//
+//   magic          8 bytes  "DEEPENRG"
+//   version        u32      checkpoint_format_version
+//   scalar         u32      sizeof(Scalar): 4 = float, 8 = double
+//   file size      u64      total bytes in the file, checksum included
+//   description    string   free text (architecture summary)
+//   2 networks, energy then generator, each:
+//     network      string   "energy" / "generator"
+//     count        u64      number of parameters
+//     per parameter, in for_each_parameter order:
+//       name       string
+//       value      matrix   rows u64, cols u64, rows*cols scalars (column-major)
+//       slot[0]    matrix   optimiser state, any shape (0x0 when unused)
+//       slot[1]    matrix
+//       updates    i64
+//   rng            4 x u64 words, u8 has_spare, f64 spare  (Rng::state())
+//   step           i64      the trainer's step counter
+//   extras         u64 count, then per entry: string key, u64 n, n x f64
+//   checksum       u64      FNV-1a 64 over every byte before it
+//
+// A string is a u64 length and that many bytes.
+//
+// Loading reads the whole file and checks, in order: the magic, the version,
+// the scalar type, the recorded size against the real size (a short file is
+// reported with the byte offset and the field where it ends), the checksum,
+// and finally every network's parameter count, names and shapes against the
+// trainer. Nothing in the trainer changes unless every check passes. Every
+// failure throws deepenergy::Error whose message starts with the path.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#define DEEPENERGY_CHECKPOINT_HAS_FSYNC 1
+#endif
+
+#include "deepenergy/rng.hpp"
+#include "deepenergy/types.hpp"
+
+namespace deepenergy {
+
+inline constexpr char checkpoint_magic[8] = {'D', 'E', 'E', 'P', 'E', 'N', 'R', 'G'};
+inline constexpr std::uint32_t checkpoint_format_version = 1;
+
+/// Small named numeric values stored with a checkpoint (e.g. a Standardizer's
+/// mean and stddev, a data set's id, a configuration value).
+using CheckpointExtras = std::map<std::string, std::vector<double>>;
+
+/// What a checkpoint holds besides the networks.
+struct CheckpointInfo {
+  std::uint32_t version = 0;
+  std::string scalar;       ///< "float" or "double"
+  std::string description;  ///< as given to save_checkpoint (or derived)
+  std::int64_t step = 0;    ///< the trainer's step count when saved
+  CheckpointExtras extras;
+};
+
+namespace checkpoint_detail {
+
+inline std::string scalar_name(std::uint32_t size) {
+  if (size == 4) return "float";
+  if (size == 8) return "double";
+  return "unknown (" + std::to_string(size) + "-byte)";
+}
+
+template <class S>
+constexpr std::uint32_t scalar_tag() {
+  static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>,
+                "deepenergy checkpoints store float or double parameters");
+  return sizeof(S);
+}
+
+/// FNV-1a, 64 bit.
+inline std::uint64_t fnv1a64(const char* data, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(data[i]);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+class Writer {
+ public:
+  void bytes(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void u64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
+  void f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
+  void scalar(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
+  void scalar(double v) { f64(v); }
+  void str(const std::string& s) {
+    u64(s.size());
+    bytes(s.data(), s.size());
+  }
+  template <class S>
+  void matrix(const Matrix<S>& m) {
+    u64(static_cast<std::uint64_t>(m.rows()));
+    u64(static_cast<std::uint64_t>(m.cols()));
+    for (Index k = 0; k < m.size(); ++k) scalar(m.data()[k]);
+  }
+  std::string& buffer() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+/// Reads the buffer front to back; running past its end throws
+/// "<path>: truncated at byte N while reading <what>".
+class Reader {
+ public:
+  Reader(const std::string& path, const std::string& buf, std::size_t end)
+      : path_(path), buf_(buf), end_(end) {}
+
+  void need(std::size_t n, const std::string& what) const {
+    if (n > end_ - pos_)
+      throw Error(path_ + ": truncated at byte " + std::to_string(end_) + " while reading " + what +
+                  " (at byte " + std::to_string(pos_) + "); the file is incomplete");
+  }
+  std::uint8_t u8(const std::string& what) {
+    need(1, what);
+    return static_cast<std::uint8_t>(buf_[pos_++]);
+  }
+  std::uint32_t u32(const std::string& what) {
+    need(4, what);
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i)
+      v |= std::uint32_t(static_cast<unsigned char>(buf_[pos_++])) << (8 * i);
+    return v;
+  }
+  std::uint64_t u64(const std::string& what) {
+    need(8, what);
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+      v |= std::uint64_t(static_cast<unsigned char>(buf_[pos_++])) << (8 * i);
+    return v;
+  }
+  std::int64_t i64(const std::string& what) { return static_cast<std::int64_t>(u64(what)); }
+  double f64(const std::string& what) { return std::bit_cast<double>(u64(what)); }
+  template <class S>
+  S scalar(const std::string& what) {
+    if constexpr (std::is_same_v<S, float>)
+      return std::bit_cast<float>(u32(what));
+    else
+      return f64(what);
+  }
+  std::string str(const std::string& what) {
+    const std::uint64_t n = u64(what + " (length)");
+    need(n, what);
+    std::string s = buf_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  template <class S>
+  Matrix<S> matrix(const std::string& what) {
+    const std::uint64_t rows = u64(what + " (rows)");
+    const std::uint64_t cols = u64(what + " (cols)");
+    // Refuse shapes the remaining bytes cannot hold before allocating.
+    const std::uint64_t left = (end_ - pos_) / sizeof(S);
+    if ((rows != 0 && cols > left / rows) || rows * cols > left)
+      throw Error(path_ + ": truncated at byte " + std::to_string(end_) + " while reading " + what +
+                  " (a " + std::to_string(rows) + "x" + std::to_string(cols) +
+                  " matrix from byte " + std::to_string(pos_) + "); the file is incomplete");
+    Matrix<S> m(static_cast<Index>(rows), static_cast<Index>(cols));
+    for (Index k = 0; k < m.size(); ++k) m.data()[k] = scalar<S>(what);
+    return m;
+  }
+  std::size_t pos() const { return pos_; }
+
+ private:
+  const std::string& path_;
+  const std::string& buf_;
+  std::size_t end_;
+  std::size_t pos_ = 0;
+};
+
+template <class S>
+struct StoredParameter {
+  std::string name;
+  Matrix<S> value;
+  std::array<Matrix<S>, 2> slot;
+  std::int64_t updates = 0;
+};
+
+template <class S>
+struct Contents {
+  CheckpointInfo info;
+  std::array<std::vector<StoredParameter<S>>, 2> nets;
+  Rng::State rng;
+};
+
+inline constexpr std::array<const char*, 2> network_names{"energy", "generator"};
+
+/// "Dense.W 128x2, Dense.b 128x1, ..." for one network.
+template <class Net>
+std::string describe_network(Net& net) {
+  std::string s;
+  net.for_each_parameter([&](auto& p) {
+    if (!s.empty()) s += ", ";
+    s += p.name + " " + std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols());
+  });
+  return s;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw Error(path + ": cannot open checkpoint: no such file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open checkpoint for reading");
+  std::string buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(path + ": reading the checkpoint failed");
+  return buf;
+}
+
+/// Parses everything after the header up to `end`; returns where it stopped.
+template <class S>
+std::size_t parse_body(const std::string& path, const std::string& buf, std::size_t end,
+                       Contents<S>& c) {
+  Reader r(path, buf, end);
+  for (std::size_t i = 0; i < sizeof checkpoint_magic + 4 + 4 + 8; ++i) r.u8("the header");
+  c.info.description = r.str("the model description");
+  for (std::size_t n = 0; n < 2; ++n) {
+    const std::string net = network_names[n];
+    const std::string got = r.str("the name of network " + std::to_string(n));
+    if (got != net)
+      throw Error(path + ": network " + std::to_string(n) + " is called \"" + got +
+                  "\" in the file; expected \"" + net + "\"; the file is damaged");
+    const std::uint64_t count = r.u64("the parameter count of the " + net + " network");
+    c.nets[n].clear();
+    for (std::uint64_t k = 0; k < count; ++k) {
+      StoredParameter<S> p;
+      const std::string which = "parameter " + std::to_string(k) + " of the " + net + " network";
+      p.name = r.str("the name of " + which);
+      const std::string named =
+          "parameter " + std::to_string(k) + " (" + p.name + ") of the " + net + " network";
+      p.value = r.template matrix<S>("the value of " + named);
+      p.slot[0] = r.template matrix<S>("optimiser slot 0 of " + named);
+      p.slot[1] = r.template matrix<S>("optimiser slot 1 of " + named);
+      p.updates = r.i64("the update count of " + named);
+      c.nets[n].push_back(std::move(p));
+    }
+  }
+  for (auto& w : c.rng.words) w = r.u64("the random number generator state");
+  c.rng.has_spare = r.u8("the random number generator state") != 0;
+  c.rng.spare = r.f64("the random number generator state");
+  c.info.step = r.i64("the step counter");
+  const std::uint64_t extras = r.u64("the number of extras");
+  for (std::uint64_t k = 0; k < extras; ++k) {
+    const std::string key = r.str("the key of extra " + std::to_string(k));
+    const std::uint64_t n = r.u64("the size of extra \"" + key + "\"");
+    r.need(n > (end - r.pos()) / 8 ? end - r.pos() + 1 : n * 8,
+           "the values of extra \"" + key + "\"");
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = r.f64("the values of extra \"" + key + "\"");
+    c.info.extras[key] = std::move(v);
+  }
+  return r.pos();
+}
+
+/// Parses a whole checkpoint file (no model checks). S is the scalar type
+/// the caller expects; a file of the other type is refused.
+template <class S>
+Contents<S> parse(const std::string& path, const std::string& buf) {
+  Contents<S> c;
+  if (buf.empty()) throw Error(path + ": the file is empty; expected a deepenergy checkpoint");
+  if (buf.size() < sizeof checkpoint_magic &&
+      std::memcmp(buf.data(), checkpoint_magic, buf.size()) == 0)
+    throw Error(path + ": truncated at byte " + std::to_string(buf.size()) +
+                " while reading the magic; the file is incomplete");
+  if (buf.size() < sizeof checkpoint_magic ||
+      std::memcmp(buf.data(), checkpoint_magic, sizeof checkpoint_magic) != 0)
+    throw Error(path + ": not a deepenergy checkpoint (bad magic)");
+  // Header first, against the real size; then, if the file is short, parse
+  // what there is to say where it ends.
+  {
+    Reader head(path, buf, buf.size());
+    for (std::size_t i = 0; i < sizeof checkpoint_magic; ++i) head.u8("the magic");
+    c.info.version = head.u32("the format version");
+    if (c.info.version != checkpoint_format_version)
+      throw Error(path + ": checkpoint format version " + std::to_string(c.info.version) +
+                  " is not supported; this build reads version " +
+                  std::to_string(checkpoint_format_version));
+    const std::uint32_t tag = head.u32("the scalar type");
+    c.info.scalar = scalar_name(tag);
+    if (tag != scalar_tag<S>())
+      throw Error(path + ": the checkpoint was written with scalar type " + c.info.scalar +
+                  ", this model uses " + scalar_name(scalar_tag<S>()));
+    const std::uint64_t recorded = head.u64("the file size");
+    if (recorded > buf.size()) {
+      // Walk the structure to name the field where the file ends.
+      parse_body<S>(path, buf, buf.size(), c);
+      throw Error(path + ": truncated at byte " + std::to_string(buf.size()) + " of " +
+                  std::to_string(recorded) + " while reading the checksum; the file is incomplete");
+    }
+    if (recorded < buf.size())
+      throw Error(path + ": " + std::to_string(buf.size() - recorded) +
+                  " unexpected bytes after the end of the checkpoint (" + std::to_string(recorded) +
+                  " bytes); the file is damaged");
+    if (recorded < 24 + 8) throw Error(path + ": checksum mismatch: file is damaged");
+  }
+  const std::size_t body_end = buf.size() - 8;
+  std::uint64_t stored = 0;
+  for (int i = 0; i < 8; ++i)
+    stored |= std::uint64_t(static_cast<unsigned char>(buf[body_end + std::size_t(i)])) << (8 * i);
+  if (stored != fnv1a64(buf.data(), body_end))
+    throw Error(path + ": checksum mismatch: file is damaged");
+  const std::size_t end = parse_body<S>(path, buf, body_end, c);
+  if (end != body_end)
+    throw Error(path + ": " + std::to_string(body_end - end) +
+                " unexpected bytes before the checksum; the file is damaged");
+  return c;
+}
+
+/// Throws unless the network's parameters match the stored ones in count,
+/// names and value shapes.
+template <class Net, class S>
+void check_network(const std::string& path, Net& net, const std::vector<StoredParameter<S>>& stored,
+                   const std::string& which) {
+  std::size_t count = 0;
+  net.for_each_parameter([&](auto&) { ++count; });
+  if (count != stored.size())
+    throw Error(path + ": the " + which + " network has " + std::to_string(stored.size()) +
+                " parameters in the file but " + std::to_string(count) + " in the model");
+  std::size_t k = 0;
+  net.for_each_parameter([&](auto& p) {
+    const StoredParameter<S>& s = stored[k];
+    const std::string id = "parameter " + std::to_string(k);
+    if (s.name != p.name)
+      throw Error(path + ": " + id + " of the " + which + " network is " + s.name +
+                  " in the file but " + p.name + " in the model");
+    if (s.value.rows() != p.value.rows() || s.value.cols() != p.value.cols())
+      throw Error(path + ": " + id + " (" + p.name + ") of the " + which + " network has shape " +
+                  std::to_string(s.value.rows()) + "x" + std::to_string(s.value.cols()) +
+                  " in the file but " + std::to_string(p.value.rows()) + "x" +
+                  std::to_string(p.value.cols()) + " in the model");
+    ++k;
+  });
+}
+
+template <class Net, class S>
+void restore_network(Net& net, std::vector<StoredParameter<S>>& stored) {
+  std::size_t k = 0;
+  net.for_each_parameter([&](auto& p) {
+    StoredParameter<S>& s = stored[k++];
+    p.value = std::move(s.value);
+    p.slot = std::move(s.slot);
+    p.updates = s.updates;
+    p.grad.setZero(p.value.rows(), p.value.cols());
+  });
+}
+
+/// Writes bytes to path atomically: path.tmp, flushed (and fsync'ed where
+/// available), checked, then renamed over path.
+inline void write_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) throw Error(path + ": cannot open " + tmp + " for writing");
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok = std::fflush(f) == 0 && ok;
+#ifdef DEEPENERGY_CHECKPOINT_HAS_FSYNC
+  ok = ::fsync(::fileno(f)) == 0 && ok;
+#endif
+  ok = std::fclose(f) == 0 && ok;
+  std::error_code ec;
+  if (!ok) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(path + ": writing " + tmp + " failed (disk full or not writable?)");
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw Error(path + ": cannot rename " + tmp + " to " + path + ": " + ec.message());
+  }
+}
+
+}  // namespace checkpoint_detail
+
+/// A summary of the trainer's parameters: "energy: Dense.W 128x2, ...;
+/// generator: ...". The default description of save_checkpoint.
+template <class Trainer>
+std::string describe_parameters(Trainer& trainer) {
+  return "energy: " + checkpoint_detail::describe_network(trainer.energy()) +
+         "; generator: " + checkpoint_detail::describe_network(trainer.generator());
+}
+
+/// Saves the trainer's complete state (parameters with their optimiser slots
+/// and update counts, the Rng state, the step counter) and `extras` to path,
+/// atomically (see write_atomically). An empty description is replaced by
+/// describe_parameters(trainer). Throws Error when the file cannot be written.
+template <class Trainer>
+void save_checkpoint(const std::string& path, Trainer& trainer, const CheckpointExtras& extras = {},
+                     std::string description = {}) {
+  using S = typename Trainer::Scalar;
+  using checkpoint_detail::Writer;
+  if (description.empty()) description = describe_parameters(trainer);
+  Writer w;
+  w.bytes(checkpoint_magic, sizeof checkpoint_magic);
+  w.u32(checkpoint_format_version);
+  w.u32(checkpoint_detail::scalar_tag<S>());
+  w.u64(0);  // the file size, patched below
+  w.str(description);
+  const auto write_net = [&w](auto& net, const char* name) {
+    std::uint64_t count = 0;
+    net.for_each_parameter([&](auto&) { ++count; });
+    w.str(name);
+    w.u64(count);
+    net.for_each_parameter([&](auto& p) {
+      w.str(p.name);
+      w.matrix(p.value);
+      w.matrix(p.slot[0]);
+      w.matrix(p.slot[1]);
+      w.i64(p.updates);
+    });
+  };
+  write_net(trainer.energy(), checkpoint_detail::network_names[0]);
+  write_net(trainer.generator(), checkpoint_detail::network_names[1]);
+  const Rng::State rs = trainer.rng().state();
+  for (std::uint64_t word : rs.words) w.u64(word);
+  w.u8(rs.has_spare ? 1 : 0);
+  w.f64(rs.spare);
+  w.i64(trainer.step_count());
+  w.u64(extras.size());
+  for (const auto& [key, values] : extras) {
+    w.str(key);
+    w.u64(values.size());
+    for (double v : values) w.f64(v);
+  }
+  std::string& buf = w.buffer();
+  const std::uint64_t total = buf.size() + 8;
+  for (int i = 0; i < 8; ++i) buf[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
+  const std::uint64_t sum = checkpoint_detail::fnv1a64(buf.data(), buf.size());
+  w.u64(sum);
+  checkpoint_detail::write_atomically(path, buf);
+}
+
+/// Reads a checkpoint's description, step and extras without a model (e.g.
+/// to rebuild the right configuration before load_checkpoint). S is the
+/// scalar type expected. Performs every file check of load_checkpoint.
+template <class S = float>
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  const std::string buf = checkpoint_detail::read_file(path);
+  return checkpoint_detail::parse<S>(path, buf).info;
+}
+
+/// Restores a trainer saved by save_checkpoint: parameter values, optimiser
+/// slots and update counts, the Rng state and the step counter, so training
+/// continues exactly as if it had never stopped. Verifies the file (see the
+/// top of this header) and that every parameter's name and shape matches the
+/// trainer's networks; throws Error saying what mismatched, leaving the
+/// trainer unchanged. Returns the description, step and extras.
+template <class Trainer>
+CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
+  using S = typename Trainer::Scalar;
+  const std::string buf = checkpoint_detail::read_file(path);
+  checkpoint_detail::Contents<S> c = checkpoint_detail::parse<S>(path, buf);
+  checkpoint_detail::check_network(path, trainer.energy(), c.nets[0], "energy");
+  checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
+  checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);
+  checkpoint_detail::restore_network(trainer.generator(), c.nets[1]);
+  trainer.rng().set_state(c.rng);
+  trainer.set_step_count(c.info.step);
+  return std::move(c.info);
+}
+
+}  // namespace deepenergy

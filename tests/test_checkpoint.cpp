@@ -1,0 +1,279 @@
+// Checkpoints: round trip, bit-identical resumption, and every kind of bad
+// file refused with a message that says what is wrong.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <deepenergy/checkpoint.hpp>
+#include <deepenergy/datasets.hpp>
+#include <deepenergy/deepenergy.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+using namespace deepenergy;
+
+namespace {
+
+template <class S>
+using Trainer = DeepEnergyGAN<paper::Energy<S>, paper::Gen<S>, AdaGrad, KernelEntropy<S>>;
+
+template <class S>
+Trainer<S> make(Index hidden, std::uint64_t seed) {
+  paper::Config c;
+  c.hidden = hidden;
+  TrainerOptions opt;
+  opt.seed = seed;
+  opt.batch_size = 32;
+  return Trainer<S>(paper::make_energy<S>(c), paper::make_generator<S>(c), opt);
+}
+
+template <class S>
+Matrix<S> data() {
+  return datasets::two_spiral<S>(500, std::uint64_t{3}) / S(5);
+}
+
+/// A fresh path in the temporary directory, removed (with its .tmp) at scope end.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& name)
+      : path((std::filesystem::temp_directory_path() /
+              ("deepenergy_test_" + std::to_string(::getpid()) + "_" + name))
+                 .string()) {}
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    std::filesystem::remove(path + ".tmp", ec);
+  }
+};
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// The message of the Error that load_checkpoint throws ("" if none).
+template <class T>
+std::string load_error(const std::string& path, T& trainer) {
+  try {
+    load_checkpoint(path, trainer);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+template <class S>
+struct Snapshot {
+  std::vector<Matrix<S>> values, slots0, slots1;
+  std::vector<std::int64_t> updates;
+};
+
+template <class T>
+auto snapshot(T& t) {
+  Snapshot<typename T::Scalar> s;
+  const auto add = [&](auto& p) {
+    s.values.push_back(p.value);
+    s.slots0.push_back(p.slot[0]);
+    s.slots1.push_back(p.slot[1]);
+    s.updates.push_back(p.updates);
+  };
+  t.energy().for_each_parameter(add);
+  t.generator().for_each_parameter(add);
+  return s;
+}
+
+/// Bitwise equality (no tolerance): same shapes and the same values.
+template <class S>
+bool same(const std::vector<Matrix<S>>& a, const std::vector<Matrix<S>>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].rows() != b[i].rows() || a[i].cols() != b[i].cols()) return false;
+    if (a[i].size() > 0 &&
+        std::memcmp(a[i].data(), b[i].data(), sizeof(S) * std::size_t(a[i].size())) != 0)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("a checkpoint restores the trainer and training resumes bit-identically", S,
+                   float, double) {
+  TempFile file("roundtrip.ckpt");
+  const Matrix<S> x = data<S>();
+  auto original = make<S>(16, 5);
+  original.train(x, 20);
+  const CheckpointExtras extras{{"mean", {0.25, -1.5}}, {"dataset", {0}}};
+  save_checkpoint(file.path, original, extras, "a test model");
+  CHECK_FALSE(std::filesystem::exists(file.path + ".tmp"));
+
+  auto restored = make<S>(16, 99);  // other seed: other weights and rng
+  const CheckpointInfo info = load_checkpoint(file.path, restored);
+  CHECK(info.version == checkpoint_format_version);
+  CHECK(info.scalar == (sizeof(S) == 4 ? "float" : "double"));
+  CHECK(info.description == "a test model");
+  CHECK(info.step == 20);
+  CHECK(info.extras == extras);
+  CHECK(restored.step_count() == 20);
+  CHECK(restored.rng() == original.rng());
+
+  const Matrix<S> batch = x.leftCols(64);
+  const RowVector<S> e1 = original.energy().energy(batch);
+  const RowVector<S> e2 = restored.energy().energy(batch);
+  CHECK(std::memcmp(e1.data(), e2.data(), sizeof(S) * 64) == 0);
+
+  const auto a = snapshot(original);
+  const auto b = snapshot(restored);
+  CHECK(same(a.values, b.values));
+  CHECK(same(a.slots0, b.slots0));
+  CHECK(same(a.slots1, b.slots1));
+  CHECK(a.updates == b.updates);
+
+  // Five more steps on both: a run that stopped and one that never did.
+  original.train(x, 5);
+  restored.train(x, 5);
+  const auto c = snapshot(original);
+  const auto d = snapshot(restored);
+  CHECK(same(c.values, d.values));
+  CHECK(same(c.slots0, d.slots0));
+  CHECK(c.updates == d.updates);
+  CHECK(restored.step_count() == 25);
+  CHECK(restored.rng() == original.rng());
+}
+
+TEST_CASE("the default description lists every parameter with its shape") {
+  TempFile file("describe.ckpt");
+  auto t = make<float>(8, 1);
+  save_checkpoint(file.path, t);
+  const CheckpointInfo info = read_checkpoint_info<float>(file.path);
+  CHECK(info.description == describe_parameters(t));
+  CHECK(info.description.find("energy: Dense.W 8x2, Dense.b 8x1") == 0);
+  CHECK(info.description.find("; generator: Dense.W 8x4") != std::string::npos);
+  CHECK(info.extras.empty());
+}
+
+TEST_CASE("damaged checkpoints are refused with what is wrong") {
+  TempFile good("good.ckpt");
+  TempFile bad("bad.ckpt");
+  auto t = make<float>(16, 2);
+  t.train(data<float>(), 3);
+  save_checkpoint(good.path, t, {{"mean", {1.0, 2.0}}});
+  const std::string bytes = read_bytes(good.path);
+  REQUIRE(bytes.size() > 1000);
+  auto target = make<float>(16, 4);
+  const auto before = snapshot(target);
+
+  SUBCASE("truncated files name the byte and the field") {
+    for (std::size_t cut :
+         {std::size_t{3}, std::size_t{10}, std::size_t{20}, std::size_t{40}, std::size_t{300},
+          bytes.size() / 2, bytes.size() - 30, bytes.size() - 1}) {
+      CAPTURE(cut);
+      write_bytes(bad.path, bytes.substr(0, cut));
+      const std::string msg = load_error(bad.path, target);
+      CHECK(msg.find(bad.path + ": truncated at byte " + std::to_string(cut) + " ") == 0);
+      CHECK(msg.find(" while reading ") != std::string::npos);
+    }
+    write_bytes(bad.path, bytes.substr(0, 20));
+    CHECK(load_error(bad.path, target).find("while reading the file size") != std::string::npos);
+    // Inside the first energy parameter's value: after the network's name
+    // (length 6, "energy"), its count, the name "Dense.W" and the shape.
+    const std::size_t net = bytes.find(std::string("\x06\0\0\0\0\0\0\0energy", 14));
+    REQUIRE(net != std::string::npos);
+    const std::size_t inside = net + 14 + 8 + 8 + 7 + 16 + 10;
+    write_bytes(bad.path, bytes.substr(0, inside));
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": truncated at byte " + std::to_string(inside) +
+              " while reading the value of parameter 0 (Dense.W) of the energy network (a 16x2 "
+              "matrix from byte " +
+              std::to_string(inside - 10) + "); the file is incomplete");
+    write_bytes(bad.path, bytes.substr(0, bytes.size() - 4));
+    CHECK(load_error(bad.path, target).find("while reading the checksum") != std::string::npos);
+    write_bytes(bad.path, "");
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": the file is empty; expected a deepenergy checkpoint");
+  }
+  SUBCASE("wrong magic") {
+    std::string b = bytes;
+    b[0] = 'X';
+    write_bytes(bad.path, b);
+    CHECK(load_error(bad.path, target) == bad.path + ": not a deepenergy checkpoint (bad magic)");
+    write_bytes(bad.path, "x,y\n1,2\n");
+    CHECK(load_error(bad.path, target) == bad.path + ": not a deepenergy checkpoint (bad magic)");
+  }
+  SUBCASE("one flipped byte in the payload") {
+    for (std::size_t at : {std::size_t{200}, bytes.size() / 2, bytes.size() - 20}) {
+      CAPTURE(at);
+      std::string b = bytes;
+      b[at] = static_cast<char>(b[at] ^ 0x10);
+      write_bytes(bad.path, b);
+      CHECK(load_error(bad.path, target) == bad.path + ": checksum mismatch: file is damaged");
+    }
+  }
+  SUBCASE("trailing bytes") {
+    write_bytes(bad.path, bytes + "xx");
+    CHECK(load_error(bad.path, target).find("2 unexpected bytes after the end") !=
+          std::string::npos);
+  }
+  SUBCASE("another format version") {
+    std::string b = bytes;
+    b[8] = 2;
+    write_bytes(bad.path, b);
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": checkpoint format version 2 is not supported; this build reads version 1");
+  }
+  SUBCASE("another architecture") {
+    auto narrow = make<float>(8, 4);
+    CHECK(load_error(good.path, narrow) ==
+          good.path +
+              ": parameter 0 (Dense.W) of the energy network has shape 16x2 in the file but 8x2 "
+              "in the model");
+    paper::Config c;
+    c.hidden = 16;
+    c.learn_sigma = true;  // one more energy parameter
+    Trainer<float> more(paper::make_energy<float>(c), paper::make_generator<float>(c));
+    CHECK(load_error(good.path, more) ==
+          good.path + ": the energy network has 6 parameters in the file but 7 in the model");
+  }
+  SUBCASE("another scalar type") {
+    auto d = make<double>(16, 4);
+    CHECK(load_error(good.path, d) == good.path +
+                                          ": the checkpoint was written with scalar type float, "
+                                          "this model uses double");
+    TempFile dfile("double.ckpt");
+    save_checkpoint(dfile.path, d);
+    CHECK(load_error(dfile.path, target) == dfile.path +
+                                                ": the checkpoint was written with scalar type "
+                                                "double, this model uses float");
+  }
+  SUBCASE("a missing file names the path") {
+    const std::string missing = bad.path + ".missing";
+    CHECK(load_error(missing, target) == missing + ": cannot open checkpoint: no such file");
+  }
+  // Whatever went wrong, the target kept its own state.
+  const auto after = snapshot(target);
+  CHECK(same(before.values, after.values));
+  CHECK(target.step_count() == 0);
+}
+
+TEST_CASE("saving into a directory that does not exist fails with the path") {
+  auto t = make<float>(8, 1);
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "deepenergy_no_such_dir" / "m.ckpt").string();
+  std::string msg;
+  try {
+    save_checkpoint(path, t);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg == path + ": cannot open " + path + ".tmp for writing");
+}

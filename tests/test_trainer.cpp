@@ -379,3 +379,81 @@ TEST_CASE("a user-defined expert passes the gradient check and trains in DeepEne
   CHECK(std::abs(mean(0) - 1.0f) < 0.15f);
   CHECK(std::abs(mean(1) + 1.0f) < 0.15f);
 }
+
+namespace {
+// Returns NaN as its loss on the given energy-term calls (1-based), to
+// provoke a divergence at a known point.
+struct NanAt {
+  std::vector<int> at;
+  int calls = 0;
+  template <class S>
+  double energy_term(Phase, const RowVector<S>&, RowVector<S>&) {
+    ++calls;
+    for (int a : at)
+      if (a == calls || a < 0) return std::nan("");
+    return 0.0;
+  }
+};
+using NanTrainer = DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad, NanAt>;
+NanTrainer nan_trainer(TrainerOptions opt, std::vector<int> at) {
+  paper::Config c;
+  c.hidden = 8;
+  return NanTrainer(paper::make_energy<float>(c), paper::make_generator<float>(c), opt, AdaGrad{},
+                    NanAt{std::move(at)});
+}
+}  // namespace
+
+TEST_CASE("divergence: the default stops with an error naming the step") {
+  // Two energy-term calls per step (positive and negative phase): call 7 is step 4.
+  auto t = nan_trainer({}, {7});
+  const Matrix<float> data = gaussian_data<float>(100, 9);
+  auto before = parameters_of(t.energy());
+  try {
+    t.train(data, 10);
+    FAIL("no DivergenceError");
+  } catch (const DivergenceError& e) {
+    CHECK(e.step() == 4);
+    CHECK(std::string(e.what()).find("non-finite energy loss at step 4") != std::string::npos);
+  }
+  CHECK(t.step_count() == 3);
+  for (const auto& m : parameters_of(t.energy())) CHECK(m.allFinite());
+  (void)before;
+}
+
+TEST_CASE("divergence: rollback restores the last good state and lowers the learning rates") {
+  TrainerOptions opt;
+  opt.on_divergence = TrainerOptions::OnDivergence::rollback;
+  opt.snapshot_interval = 5;
+  auto t = nan_trainer(opt, {17});  // step 9: rolls back to the snapshot at step 5
+  const Matrix<float> data = gaussian_data<float>(100, 9);
+  const StepInfo last = t.train(data, 20);
+  CHECK(t.rollbacks() == 1);
+  CHECK(last.step == 20);
+  CHECK(t.step_count() == 20);
+  CHECK(t.energy_optimizer().learning_rate == doctest::Approx(0.005));
+  CHECK(t.generator_optimizer().learning_rate == doctest::Approx(0.005));
+  for (const auto& m : parameters_of(t.energy())) CHECK(m.allFinite());
+}
+
+TEST_CASE("divergence: rollback gives up after max_rollbacks") {
+  TrainerOptions opt;
+  opt.on_divergence = TrainerOptions::OnDivergence::rollback;
+  opt.max_rollbacks = 2;
+  auto t = nan_trainer(opt, {-1});  // every call
+  const Matrix<float> data = gaussian_data<float>(100, 9);
+  CHECK_THROWS_WITH_AS(t.train(data, 10), doctest::Contains("(after 2 rollbacks)"),
+                       DivergenceError);
+  CHECK(t.rollbacks() == 2);
+}
+
+TEST_CASE("TrainerOptions: rollback settings are validated") {
+  TrainerOptions o;
+  o.rollback_lr_factor = 1.0;
+  CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("rollback_lr_factor"), Error);
+  o = {};
+  o.snapshot_interval = 0;
+  CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("snapshot_interval"), Error);
+  o = {};
+  o.max_rollbacks = -1;
+  CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("max_rollbacks"), Error);
+}

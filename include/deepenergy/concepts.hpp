@@ -1,10 +1,18 @@
 // The extension points of deepenergy, each with its contract.
 //
-// Four concepts are all a user needs to know: Layer, Expert, UpdatePolicy and
-// (in trainer.hpp) the optional hooks of callbacks and loss terms. Each one
-// below lists what a type MUST provide, what it MAY provide, and what the
-// library guarantees in return. Optional hooks are detected with
-// `requires`, so a parameter-free type writes no boilerplate.
+// Four contracts are all a user needs to know: Layer, Expert, UpdatePolicy
+// (below) and the optional hooks of loss terms and callbacks (trainer.hpp).
+// Each one lists what a type MUST provide, what it MAY provide, and what the
+// library guarantees in return. Optional hooks are detected with `requires`,
+// so a parameter-free type writes no boilerplate. A type that falls short of
+// a MUST is reported at compile time by check_layer / check_expert /
+// check_update_policy (end of this file) with one sentence naming the missing
+// member; the comment above each of their static_asserts says what to add.
+//
+// Run deepenergy::testing::check_gradients (gradient_check.hpp) on every new
+// layer or expert: it compares backward and backward_input with finite
+// differences. It needs a double instance, so write the type as a template on
+// its scalar (float to train, double to check).
 #pragma once
 
 #include <concepts>
@@ -19,16 +27,21 @@ namespace deepenergy {
 // Layer
 //
 // A Layer maps a batch (features x batch, one sample per column) to a batch.
+// Layers are stored by value (in Sequential, EnergyModel, Generator), so a
+// layer must be move-constructible; it is never used by two owners at once.
 //
 // MUST provide
 //   using Scalar = S;                        // float or double
 //   const Matrix<S>& forward(const Matrix<S>& x);
-//       Returns the output; keeps what backward needs. The layer may keep a
-//       pointer to `x`: the caller keeps `x` alive and unchanged until the
-//       matching backward call (Sequential and the trainer do).
+//       Returns the output; keeps what backward needs. The returned
+//       reference must stay valid and unchanged until this layer's next
+//       forward (the next layer may keep a pointer to it). The layer may
+//       keep a pointer to `x`: the caller keeps `x` alive and unchanged until
+//       the next forward of this layer (Sequential and the trainer do).
 //   const Matrix<S>& backward(const Matrix<S>& grad_out);
-//       Given dL/dy for the last forward, returns dL/dx and ADDS dL/dtheta to
-//       each parameter's `grad` (gradients accumulate; the trainer zeroes them).
+//       Given dL/dy for the last forward (same shape as its output), returns
+//       dL/dx (same shape as its input) and ADDS dL/dtheta to each
+//       parameter's `grad`: gradients accumulate, never overwrite.
 //
 // MAY provide
 //   template <class F> void for_each_parameter(F&& f);
@@ -42,16 +55,24 @@ namespace deepenergy {
 //       layer's backward already is that.
 //   void initialize(Rng& rng);                // draw initial parameters
 //   Index input_dim() const; Index output_dim() const;
-//       Sizes, checked when layers are composed. A layer without them
-//       preserves the shape (activations).
+//       Sizes, checked when layers are composed (Error at construction on a
+//       mismatch). A layer without them preserves the shape (activations).
 //   static constexpr int static_input_dim, static_output_dim;
 //       Sizes known at compile time (or Dynamic); mismatches then fail to
 //       compile instead of throwing.
 //   void set_training(bool);                  // train/inference mode (BatchNorm)
 //
-// The library guarantees: forward is called before backward/backward_input on
-// the same batch; buffers are reused, so a layer that resizes its workspace
-// only when the batch size changes allocates nothing in steady state.
+// The library guarantees
+//   - forward is called before backward/backward_input on the same batch;
+//     backward and backward_input may each be called more than once after
+//     one forward (a gradient penalty does), so they must not consume what
+//     forward kept;
+//   - before each optimiser update the trainer zeroes every `grad`; layers
+//     only ever add to it;
+//   - DeepEnergyGAN's constructor calls initialize once, from its seeded Rng
+//     (values set in the layer's own constructor are then replaced);
+//   - buffers are reused, so a layer that resizes its workspace only when the
+//     batch size changes allocates nothing in steady state.
 // ---------------------------------------------------------------------------
 template <class L>
 concept Layer = requires(L& l, const Matrix<typename L::Scalar>& m) {
@@ -66,25 +87,39 @@ concept Layer = requires(L& l, const Matrix<typename L::Scalar>& m) {
 // One term of the energy, E(x) = sum over experts of E_k(input) (paper eq. 2):
 // an expert reads either the deep features f(x) (the default) or the raw input
 // x (base terms such as QuadraticBase, which make exp(-E) normalisable).
+// Experts are stored by value in EnergyModel (move-constructible).
 //
 // MUST provide
-//   using Scalar = S;
+//   using Scalar = S;                         // the feature network's Scalar
 //   void forward(const Matrix<S>& input, RowVector<S>& energy);
 //       ADDS this expert's energy of every column of `input` to `energy`
 //       (one entry per sample); keeps what backward needs. May keep a pointer
-//       to `input` until backward, as for layers.
+//       to `input` until the next forward, as for layers.
 //   void backward(const RowVector<S>& weight, Matrix<S>& grad_input);
 //       For the last forward: ADDS weight(j) * dE_k(input_j)/d input_j to
 //       column j of grad_input, and ADDS sum_j weight(j) * dE_k(input_j)/dtheta
 //       to each parameter's grad. `weight` is the per-sample weight of the
-//       loss (+1/B for the positive phase, -1/B for the negative phase).
+//       loss (+1/B for the positive phase, -1/B for the negative phase, plus
+//       whatever loss terms add).
 //
 // MAY provide
-//   for_each_parameter, initialize, input_dim   (as for Layer)
+//   for_each_parameter, initialize          (as for Layer)
+//   Index input_dim() const;
+//       Checked at construction against the feature network's output size
+//       (or the model's input size when the expert reads the raw input).
 //   void backward_input(const RowVector<S>& weight, Matrix<S>& grad_input);
 //       backward without parameter gradients; REQUIRED when it has parameters.
 //   static constexpr bool reads_raw_input = true;
 //       The expert sees the raw input x instead of the features f(x).
+//
+// The library guarantees
+//   - `energy` already has one entry per column of `input` and holds the sum
+//     of the experts before this one: add, do not assign or resize;
+//   - `grad_input` already has the shape of `input` and holds the other
+//     experts' contributions: add, do not assign or resize;
+//   - as for layers: forward comes first, backward/backward_input may be
+//     called more than once per forward, and grads are zeroed before each
+//     update.
 // ---------------------------------------------------------------------------
 template <class E>
 concept Expert = requires(E& e, const Matrix<typename E::Scalar>& m,
@@ -98,12 +133,25 @@ concept Expert = requires(E& e, const Matrix<typename E::Scalar>& m,
 // ---------------------------------------------------------------------------
 // UpdatePolicy (optimisers)
 //
+// An optimiser is a small, stateless policy: all per-parameter state lives in
+// the Parameter it updates. The trainer keeps one copy per network, made from
+// the optimiser passed to its constructor (so it must be copyable, and
+// default-constructible to be left out).
+//
 // MUST provide
-//   double learning_rate;                      // read and written by the trainer
+//   double learning_rate;
+//       A public member. The trainer OVERWRITES it with
+//       TrainerOptions::energy_learning_rate / generator_learning_rate.
 //   template <class S> void update(Parameter<S>& p) const;
 //       Applies one step to p.value from p.grad, keeping any state it needs in
-//       p.slot[0..1] (resized on first use) and incrementing p.updates. The
-//       state lives next to its parameter, so copying a network copies it.
+//       p.slot[0..1] (resize them on first use) and incrementing p.updates.
+//       The state lives next to its parameter, so copying a network copies it.
+//       It must work for S = float and S = double.
+//
+// The library guarantees: update is called once per trainable parameter
+// (Parameter::trainable) per optimiser step, after all gradients of that step
+// have been accumulated, checked to be finite and, with
+// TrainerOptions::clip_norm, clipped; p.grad has p.value's shape.
 // ---------------------------------------------------------------------------
 template <class O>
 concept UpdatePolicy = requires(O& o, const O& co, Parameter<float>& pf, Parameter<double>& pd) {

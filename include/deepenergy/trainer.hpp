@@ -17,6 +17,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "deepenergy/concepts.hpp"
 #include "deepenergy/optimizers.hpp"
@@ -45,6 +46,18 @@ struct TrainerOptions {
   std::uint64_t seed = 0;
   double clip_norm = 0.0;  ///< clip each network's gradient to this global L2 norm; 0 = off
 
+  /// What train() does when a step produces a non-finite loss or gradient.
+  enum class OnDivergence {
+    /// throw DivergenceError naming the step; no update computed from a
+    /// non-finite value is applied (the check runs before each optimiser step)
+    stop,
+    rollback,  ///< restore the last snapshot, scale both learning rates, go on
+  };
+  OnDivergence on_divergence = OnDivergence::stop;
+  Index max_rollbacks = 3;          ///< rollback: then stop as above
+  double rollback_lr_factor = 0.5;  ///< rollback: learning rates are multiplied by this
+  Index snapshot_interval = 100;    ///< rollback: steps between snapshots of the good state
+
   void validate() const {
     auto bad = [](const std::string& name, const std::string& got, const std::string& want) {
       throw Error("TrainerOptions: " + name + " = " + got + ", expected " + want);
@@ -62,6 +75,12 @@ struct TrainerOptions {
       bad("latent_bound", std::to_string(*latent_bound), "a positive finite number");
     if (!(clip_norm >= 0.0) || !std::isfinite(clip_norm))
       bad("clip_norm", std::to_string(clip_norm), "zero (off) or a positive finite number");
+    if (max_rollbacks < 0)
+      bad("max_rollbacks", std::to_string(max_rollbacks), "a non-negative integer");
+    if (!(rollback_lr_factor > 0.0 && rollback_lr_factor < 1.0))
+      bad("rollback_lr_factor", std::to_string(rollback_lr_factor), "a number in (0, 1)");
+    if (snapshot_interval <= 0)
+      bad("snapshot_interval", std::to_string(snapshot_interval), "a positive integer");
   }
 };
 
@@ -79,21 +98,27 @@ enum class Phase { positive, negative };
 
 // ---------------------------------------------------------------------------
 // LossTerm: extra terms added to either network's loss (regularisers,
-// entropy estimates). A loss term implements any subset of:
+// entropy estimates), passed as DeepEnergyGAN's trailing template arguments
+// and stored by value (default-constructed when the trainer's constructor is
+// not given them).
+//
+// MAY provide any subset of these hooks (a term with none is never called):
 //
 //   template <class S>
 //   double energy_term(Phase phase, const RowVector<S>& energies, RowVector<S>& weights);
 //       Called in each phase of an energy update with the batch's energies and
 //       the per-sample weights that backward will use (+1/B positive, -1/B
-//       negative). Add d(extra loss)/dE_j to weights(j); return the extra
-//       loss's value. Example: alpha * mean(E^2) adds 2 alpha E_j / B.
+//       negative, plus what earlier terms added). Add d(extra loss)/dE_j to
+//       weights(j); do not resize it. Return the extra loss's value.
+//       Example: alpha * mean(E^2) adds 2 alpha E_j / B.
 //
 //   template <class Energy, class S>
 //   double energy_extra(Phase phase, Energy& energy, const Matrix<S>& x);
 //       Called in each phase after that phase's backward, with the batch x.
-//       May run its own energy()/backward() passes (on perturbed inputs, say)
-//       to add the gradient of a term that is not a function of E(x_j) alone,
-//       such as a gradient penalty; returns the term's value.
+//       May run its own energy()/backward()/input_gradient() passes (on
+//       perturbed inputs, say) to add the gradient of a term that is not a
+//       function of E(x_j) alone, such as a gradient penalty; it must only ADD
+//       to the parameters' grads. Returns the term's value.
 //
 //   template <class Gen, class S>
 //   double generator_term(Gen& generator, const Matrix<S>& x, Matrix<S>& grad_x);
@@ -102,20 +127,44 @@ enum class Phase { positive, negative };
 //       d(extra loss)/dx_j to column j of grad_x, and/or add gradients to the
 //       generator's parameters directly; return the extra loss's value.
 //
-// The library guarantees: terms are called in the order given, every step.
+// Hooks are detected, not required: a hook whose name or signature does not
+// match is silently not called, so test a new term (a gradient check of its
+// weights, or a unit test that its value moves the loss).
+//
+// The library guarantees: terms are called in the order given, in every
+// energy update (k per step) and every generator update; the values they
+// return are added to StepInfo's energy_loss / generator_loss and checked to
+// be finite; the matrices they receive stay valid for the whole call.
 // ---------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------
-// Callbacks passed to train(): each implements only the hooks it needs.
+// Callbacks passed to trainer.train(data, steps, callbacks...): any objects,
+// taken by reference, each implementing only the hooks it needs.
+//
+// MAY provide
 //   void on_train_begin(Trainer&);
 //   void on_step(Trainer&, const StepInfo&);   or   bool on_step(...)
-//       returning false stops training after this step.
+//       Called after every completed step; returning false stops training
+//       after this step.
 //   void on_train_end(Trainer&);
-// trainer.request_stop() from any hook also stops training after the step.
+// where Trainer is this DeepEnergyGAN (write the parameter as `auto&`).
+// As for loss terms, a hook with a mismatched signature is silently ignored.
+//
+// The library guarantees: on_train_begin once before the first step, on_step
+// once per completed step in the order the callbacks were passed, on_train_end
+// once when the loop ends normally (not when an exception, such as
+// DivergenceError, leaves train()). trainer.request_stop() from any hook also
+// stops training after the current step. Hooks may read and change the
+// trainer (learning rates, parameters) between steps.
 // ---------------------------------------------------------------------------
 
-template <class EnergyNet, class GenNet, UpdatePolicy Optimizer = AdaGrad, class... LossTerms>
+// Optimizer must satisfy UpdatePolicy (concepts.hpp). It is checked by the
+// static_assert at the top of the class rather than by a constrained template
+// parameter, so that a missing member is reported as one sentence.
+template <class EnergyNet, class GenNet, class Optimizer = AdaGrad, class... LossTerms>
 class DeepEnergyGAN {
+  static_assert(check_update_policy<Optimizer>());
+
  public:
   using Scalar = typename EnergyNet::Scalar;
   using S = Scalar;
@@ -239,13 +288,36 @@ class DeepEnergyGAN {
     stop_ = false;
     (call_begin(callbacks), ...);
     StepInfo info;
-    for (std::int64_t i = 0; i < steps && !stop_; ++i) {
-      info = step(data);
+    const bool rollback = options_.on_divergence == TrainerOptions::OnDivergence::rollback;
+    if (rollback) take_snapshot();
+    const std::int64_t end = step_ + steps;
+    while (step_ < end && !stop_) {
+      if (!rollback) {
+        info = step(data);
+      } else {
+        try {
+          info = step(data);
+        } catch (const DivergenceError& e) {
+          if (rollbacks_ >= options_.max_rollbacks)
+            throw DivergenceError(
+                std::string(e.what()) + " (after " + std::to_string(rollbacks_) + " rollbacks)",
+                e.step());
+          ++rollbacks_;
+          restore_snapshot();
+          energy_opt_.learning_rate *= options_.rollback_lr_factor;
+          generator_opt_.learning_rate *= options_.rollback_lr_factor;
+          continue;
+        }
+        if (step_ % options_.snapshot_interval == 0) take_snapshot();
+      }
       (call_step(callbacks, info), ...);
     }
     (call_end(callbacks), ...);
     return info;
   }
+
+  /// How many times train() rolled back after a divergence (rollback policy).
+  Index rollbacks() const { return rollbacks_; }
 
   /// Stops train() after the current step.
   void request_stop() { stop_ = true; }
@@ -298,6 +370,53 @@ class DeepEnergyGAN {
         loss += double(term.energy_extra(phase, energy_, x));
     });
     return loss;
+  }
+
+  // The last good state, for the rollback policy: parameter values and
+  // optimiser state (not names or work buffers), the random stream and the
+  // step. Refilled in place, so a snapshot allocates only the first time.
+  struct Snapshot {
+    std::vector<Matrix<S>> value, slot0, slot1;
+    std::vector<std::int64_t> updates;
+    Rng::State rng;
+    std::int64_t step = 0;
+  };
+  template <class F>
+  void for_each_network_parameter(F&& f) {
+    energy_.for_each_parameter(f);
+    generator_.for_each_parameter(f);
+  }
+  void take_snapshot() {
+    std::size_t i = 0;
+    for_each_network_parameter([&](auto& p) {
+      if (snapshot_.value.size() <= i) {
+        snapshot_.value.emplace_back();
+        snapshot_.slot0.emplace_back();
+        snapshot_.slot1.emplace_back();
+        snapshot_.updates.emplace_back();
+      }
+      snapshot_.value[i] = p.value;
+      snapshot_.slot0[i] = p.slot[0];
+      snapshot_.slot1[i] = p.slot[1];
+      snapshot_.updates[i] = p.updates;
+      ++i;
+    });
+    snapshot_.rng = rng_.state();
+    snapshot_.step = step_;
+  }
+  void restore_snapshot() {
+    std::size_t i = 0;
+    for_each_network_parameter([&](auto& p) {
+      p.value = snapshot_.value[i];
+      p.slot[0] = snapshot_.slot0[i];
+      p.slot[1] = snapshot_.slot1[i];
+      p.updates = snapshot_.updates[i];
+      ++i;
+    });
+    rng_.set_state(snapshot_.rng);
+    // Draw a different stream from here, or the same batch would diverge again.
+    rng_();
+    step_ = snapshot_.step;
   }
 
   template <class F>
@@ -367,6 +486,8 @@ class DeepEnergyGAN {
   Rng rng_;
   std::int64_t step_ = 0;
   bool stop_ = false;
+  Index rollbacks_ = 0;
+  Snapshot snapshot_;
   double last_mean_ = 0.0;
   Matrix<S> data_batch_, grad_x_;
   RowVector<S> weights_;

@@ -282,4 +282,26 @@ constexpr bool check_expert() {
   return true;
 }
 
+/// Checks that O satisfies the UpdatePolicy contract (see above).
+template <class O>
+constexpr bool check_update_policy() {
+  // The trainer sets the learning rate of your optimiser: add a public member
+  //   double learning_rate = 0.01;
+  static_assert(
+      requires(O & o) {
+        { o.learning_rate } -> std::convertible_to<double>;
+      },
+      "deepenergy: this optimiser has no `double learning_rate` member");
+  // Add a const member template that works for float and double:
+  //   template <class S> void update(Parameter<S>& p) const;
+  static_assert(
+      requires(const O& o, Parameter<float>& pf, Parameter<double>& pd) {
+        o.update(pf);
+        o.update(pd);
+      },
+      "deepenergy: this optimiser has no update: add "
+      "template <class S> void update(Parameter<S>& p) const");
+  return true;
+}
+
 }  // namespace deepenergy

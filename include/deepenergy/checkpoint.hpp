@@ -186,7 +186,14 @@ class Reader {
   Matrix<S> matrix(const std::string& what) {
     const std::uint64_t rows = u64(what + " (rows)");
     const std::uint64_t cols = u64(what + " (cols)");
-    // Refuse shapes the remaining bytes cannot hold before allocating.
+    // Refuse absurd dimensions (a 0 x 2^63 matrix takes no bytes but is no
+    // valid shape; found by fuzzing), then shapes the remaining bytes cannot
+    // hold, before allocating.
+    constexpr std::uint64_t max_dim = std::uint64_t(1) << 31;
+    if (rows > max_dim || cols > max_dim)
+      throw Error(path_ + ": " + what + " has the impossible shape " + std::to_string(rows) + "x" +
+                  std::to_string(cols) + " (at byte " + std::to_string(pos_) +
+                  "); the file is damaged");
     const std::uint64_t left = (end_ - pos_) / sizeof(S);
     if ((rows != 0 && cols > left / rows) || rows * cols > left)
       throw Error(path_ + ": truncated at byte " + std::to_string(end_) + " while reading " + what +

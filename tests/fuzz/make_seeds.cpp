@@ -1,0 +1,15 @@
+// Writes the checkpoint seed of the fuzz corpus (a small trained model) to
+// the path given. Run by tests/fuzz/run.sh when the seed is missing.
+#include <deepenergy/checkpoint.hpp>
+#include <deepenergy/deepenergy.hpp>
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  deepenergy::paper::Config c;
+  c.hidden = 4;
+  auto t = deepenergy::paper::make_trainer<float>(c);
+  deepenergy::Matrix<float> data = deepenergy::Matrix<float>::Random(2, 50);
+  t.train(data, 3);
+  deepenergy::save_checkpoint(argv[1], t, {{"mean", {0.5, -0.5}}, {"stddev", {1.0, 2.0}}});
+  return 0;
+}

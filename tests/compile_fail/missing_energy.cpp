@@ -13,7 +13,9 @@ using deepenergy::RowVector;
 struct SumExpert {
   using Scalar = float;
 #ifndef DEEPENERGY_FAIL
-  void forward(const Matrix<float>& h, RowVector<float>& energy) { energy += h.colwise().sum(); }
+  void forward(const Matrix<float>& h, RowVector<float>& energy) {
+    energy += h.colwise().sum();
+  }
 #endif
   void backward(const RowVector<float>& weight, Matrix<float>& grad_h) {
     grad_h.rowwise() += weight;

@@ -1,0 +1,764 @@
+// The examples' shared program (see app.hpp): command line, data, training
+// with progress and checkpoints, evaluation against the data set's oracle,
+// the figure and the output files.
+#include "app.hpp"
+
+#include <CLI/CLI.hpp>
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include "deepenergy/checkpoint.hpp"
+#include "deepenergy/csv.hpp"
+#include "deepenergy/datasets.hpp"
+#include "deepenergy/deepenergy.hpp"
+#include "deepenergy/evaluation.hpp"
+#include "figure.hpp"
+
+namespace deepenergy::examples {
+namespace {
+
+using S = float;
+using Model = DeepEnergyGAN<paper::Energy<S>, paper::Gen<S>, AdaGrad, KernelEntropy<S>>;
+using Clock = std::chrono::steady_clock;
+
+/// Steps of a default run. Measured on two-spiral (seed 1): test NLL 5.59 at
+/// 10,000 steps, 11.0 at 14,000 and 10.5 at 20,000 -- longer runs keep the
+/// samples on the data but the energy surface grows rough -- so the default
+/// is 10,000 (well under two minutes with evaluation and figure; README).
+constexpr std::int64_t default_steps = 10000;
+constexpr Index train_size = datasets::default_size;  // 10,000 as in the paper
+constexpr Index test_size = 10000;
+constexpr Index sample_count = 10000;      // samples.csv and the figure
+constexpr Index eval_sample_count = 2000;  // MMD and alignment KL
+constexpr Index oracle_mc = 100000;        // Monte Carlo points of the oracle entropy
+constexpr Index energy_grid_size = 200;    // energy_grid.csv and the heat map
+constexpr int app_format = 1;              // version of the examples' checkpoint extras
+
+/// A command-line mistake: printed as "error: ..." with exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string num(double v, int precision = 6) {
+  std::ostringstream s;
+  s.precision(precision);
+  s << v;
+  return s.str();
+}
+
+/// Independent seeds for the run's random streams, all derived from --seed.
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t z = seed ^ (0x9e3779b97f4a7c15ULL * (stream + 1));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+enum Stream : std::uint64_t {
+  train_stream = 1,
+  test_stream,
+  split_stream,
+  sample_stream,
+  oracle_stream
+};
+
+// ---------------------------------------------------------------------------
+// Command line
+
+struct Options {
+  std::string dataset;
+  std::int64_t steps = default_steps;
+  Index batch = 64;
+  double lr = 0.01;
+  std::uint64_t seed = 1;
+  int threads = 1;
+  std::string data, out, load, resume, eval, eval_out;
+  double entropy = 1.0;
+  bool no_standardize = false;
+  double base_sigma = 1.0;
+  double latent_bound = 1.0;
+  Index eval_grid = 100;
+};
+
+void require_readable(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw UsageError(flag + " " + path + ": no such file");
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError(flag + " " + path + ": is a directory; expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(flag + " " + path + ": cannot open the file for reading");
+}
+
+void validate(const Options& o) {
+  if (o.steps < 0) throw UsageError("--steps must be >= 0 (got " + std::to_string(o.steps) + ")");
+  if (o.batch <= 0)
+    throw UsageError("--batch must be a positive integer (got " + std::to_string(o.batch) + ")");
+  if (!(o.lr > 0.0) || !std::isfinite(o.lr))
+    throw UsageError("--lr must be a positive finite number (got " + num(o.lr) + ")");
+  if (o.threads < 1)
+    throw UsageError("--threads must be >= 1 (got " + std::to_string(o.threads) + ")");
+  if (!(o.entropy >= 0.0) || !std::isfinite(o.entropy))
+    throw UsageError("--entropy must be a finite number >= 0 (got " + num(o.entropy) + ")");
+  if (!(o.base_sigma > 0.0) || !std::isfinite(o.base_sigma))
+    throw UsageError("--base-sigma must be a positive finite number (got " + num(o.base_sigma) +
+                     ")");
+  if (!(o.latent_bound > 0.0) || !std::isfinite(o.latent_bound))
+    throw UsageError("--latent-bound must be a positive finite number (got " + num(o.latent_bound) +
+                     ")");
+  if (o.eval_grid < 4 || o.eval_grid > 2000)
+    throw UsageError("--eval-grid must be between 4 and 2000 (got " + std::to_string(o.eval_grid) +
+                     ")");
+  if (!o.load.empty() && !o.resume.empty())
+    throw UsageError("--load and --resume exclude each other; pass one of them");
+  if (!o.eval_out.empty() && o.eval.empty())
+    throw UsageError("--eval-out needs --eval FILE.csv (the points to evaluate)");
+  if (!o.data.empty()) require_readable("--data", o.data);
+  if (!o.load.empty()) require_readable("--load", o.load);
+  if (!o.resume.empty()) require_readable("--resume", o.resume);
+  if (!o.eval.empty()) require_readable("--eval", o.eval);
+}
+
+// ---------------------------------------------------------------------------
+// Settings stored with the model (checkpoint extras)
+
+constexpr double user_data_id = -1.0;
+
+/// FNV-1a over the values of a data set, to recognise it again on --resume.
+std::uint64_t data_hash(const Matrix<double>& x) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (Index k = 0; k < x.size(); ++k) {
+    const auto bits = std::bit_cast<std::uint64_t>(x.data()[k]);
+    for (int b = 0; b < 8; ++b) {
+      h ^= (bits >> (8 * b)) & 0xff;
+      h *= 0x100000001b3ULL;
+    }
+  }
+  return h;
+}
+std::vector<double> split64(std::uint64_t v) {
+  return {double(v & 0xffffffffULL), double(v >> 32)};
+}
+std::uint64_t join64(const std::vector<double>& v) {
+  return std::uint64_t(v.at(0)) | (std::uint64_t(v.at(1)) << 32);
+}
+
+const std::vector<double>& extra(const CheckpointExtras& e, const std::string& path,
+                                 const std::string& key, std::size_t size) {
+  const auto it = e.find(key);
+  if (it == e.end() || it->second.size() != size)
+    throw Error(path + ": not a checkpoint of the deepenergy examples (extra \"" + key +
+                "\" is missing or has the wrong size)");
+  return it->second;
+}
+
+/// With --load/--resume the model's settings come from the checkpoint; a flag
+/// given explicitly with another value is a mistake.
+void take_settings(const CheckpointInfo& info, const std::string& path, Options& o,
+                   const CLI::App& app) {
+  const CheckpointExtras& e = info.extras;
+  if (extra(e, path, "app.format", 1)[0] != app_format)
+    throw Error(path + ": written by another version of the examples (format " +
+                num(e.at("app.format")[0]) + ", this program reads " + std::to_string(app_format) +
+                ")");
+  const auto check = [&](const char* flag, auto& value, auto stored, const std::string& shown) {
+    if (app.count(flag) > 0 && value != stored)
+      throw UsageError(std::string(flag) + " differs from the checkpoint " + path + " (which has " +
+                       shown +
+                       "); with --load/--resume the model's settings come from the "
+                       "checkpoint, so omit " +
+                       flag);
+    value = stored;
+  };
+  const double id = extra(e, path, "dataset", 1)[0];
+  if (id == user_data_id) {
+    if (o.data.empty())
+      throw UsageError("the checkpoint " + path +
+                       " was trained on user data; pass the same file again with --data");
+  } else {
+    const auto n = static_cast<std::size_t>(id);
+    if (id < 0 || n >= datasets::all_datasets.size())
+      throw Error(path + ": unknown data set id " + num(id));
+    const std::string name(datasets::all_datasets[n].id);
+    if (!o.data.empty())
+      throw UsageError("the checkpoint " + path + " was trained on the " + name +
+                       " data set, not on --data " + o.data);
+    check("--dataset", o.dataset, name, name);
+  }
+  const std::uint64_t seed = join64(extra(e, path, "seed", 2));
+  check("--seed", o.seed, seed, std::to_string(seed));
+  const Index batch = Index(extra(e, path, "batch", 1)[0]);
+  check("--batch", o.batch, batch, std::to_string(batch));
+  const double lr = extra(e, path, "lr", 1)[0];
+  check("--lr", o.lr, lr, num(lr, 17));
+  const double entropy = extra(e, path, "entropy", 1)[0];
+  check("--entropy", o.entropy, entropy, num(entropy, 17));
+  const double base_sigma = extra(e, path, "base_sigma", 1)[0];
+  check("--base-sigma", o.base_sigma, base_sigma, num(base_sigma, 17));
+  const double latent_bound = extra(e, path, "latent_bound", 1)[0];
+  check("--latent-bound", o.latent_bound, latent_bound, num(latent_bound, 17));
+  const bool no_std = extra(e, path, "standardize", 1)[0] == 0.0;
+  check("--no-standardize", o.no_standardize, no_std,
+        no_std ? "no standardisation" : "standardisation");
+  if (extra(e, path, "hidden", 1)[0] != 128.0 || extra(e, path, "latent_dim", 1)[0] != 4.0)
+    throw Error(path + ": the model is not the paper configuration (hidden 128, latent 4)");
+}
+
+// ---------------------------------------------------------------------------
+// Data
+
+struct Data {
+  std::string name;            ///< data set id, or the CSV file's stem
+  double id = user_data_id;    ///< index into datasets::all_datasets, or user_data_id
+  Matrix<double> train, test;  ///< data units, 2 x N
+  // Oracle: the Gaussian mixture's centres and stddev (empty when not a mixture).
+  Matrix<double> centres;
+  double stddev = 0.0;
+  bool four_spin = false;
+};
+
+Data make_data(const Options& o) {
+  Data d;
+  if (!o.data.empty()) {
+    const Matrix<double> all = load_csv<double>(o.data, 2);
+    if (all.cols() < 20)
+      throw Error(o.data + ": has " + std::to_string(all.cols()) +
+                  " points; expected at least 20 (10% are held out for testing)");
+    // Hold out a random 10% (at least 2 points) as the test set.
+    std::vector<Index> order(static_cast<std::size_t>(all.cols()));
+    std::iota(order.begin(), order.end(), Index{0});
+    Rng rng(derive_seed(o.seed, split_stream));
+    for (std::size_t i = order.size() - 1; i > 0; --i)
+      std::swap(order[i], order[static_cast<std::size_t>(rng.below(i + 1))]);
+    const Index n_test = std::max<Index>(2, all.cols() / 10);
+    d.test.resize(2, n_test);
+    d.train.resize(2, all.cols() - n_test);
+    for (Index j = 0; j < all.cols(); ++j) {
+      const Index src = order[static_cast<std::size_t>(j)];
+      if (j < n_test)
+        d.test.col(j) = all.col(src);
+      else
+        d.train.col(j - n_test) = all.col(src);
+    }
+    d.name = std::filesystem::path(o.data).stem().string();
+    if (d.name.empty()) d.name = "data";
+    return d;
+  }
+  const datasets::Name name = datasets::parse_name(o.dataset);
+  d.name = std::string(datasets::to_string(name));
+  d.id = double(static_cast<int>(name));
+  Rng train_rng(derive_seed(o.seed, train_stream));
+  Rng test_rng(derive_seed(o.seed, test_stream));
+  d.train = datasets::make<double>(name, train_size, train_rng);
+  d.test = datasets::make<double>(name, test_size, test_rng);
+  switch (name) {
+    case datasets::Name::two_spiral:
+      d.centres = datasets::two_spiral_centres<double>();
+      d.stddev = datasets::two_spiral_stddev;
+      break;
+    case datasets::Name::eight_gaussians:
+      d.centres = datasets::eight_gaussians_centres<double>();
+      d.stddev = datasets::eight_gaussians_stddev;
+      break;
+    case datasets::Name::twenty_five_gaussians:
+      d.centres = datasets::twenty_five_gaussians_centres<double>();
+      d.stddev = datasets::twenty_five_gaussians_stddev;
+      break;
+    case datasets::Name::four_spin:
+      d.four_spin = true;
+      break;
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// Training progress and periodic checkpoints
+
+class Progress {
+ public:
+  Progress(std::int64_t first, std::int64_t last, std::function<void()> save)
+      : first_(first), last_(last), save_(std::move(save)), start_(Clock::now()) {
+    tty_ = ::isatty(::fileno(stderr)) != 0;
+    tenth_ = std::max<std::int64_t>(1, (last_ - first_) / 10);
+  }
+
+  void on_step(Model& model, const StepInfo& info) {
+    energy_loss = info.energy_loss;
+    generator_loss = info.generator_loss;
+    const std::int64_t done = model.step_count() - first_;
+    const bool report = done % tenth_ == 0 || model.step_count() == last_;
+    if (report && model.step_count() != last_) save_();  // the last one is saved by the caller
+    if (tty_) {
+      const double now = seconds();
+      if (now - last_draw_ >= 0.2 || model.step_count() == last_) {
+        last_draw_ = now;
+        std::cerr << '\r' << line(model.step_count(), done) << "   " << std::flush;
+        if (model.step_count() == last_) std::cerr << '\n';
+      }
+    } else if (report) {
+      std::cerr << line(model.step_count(), done) << '\n';
+    }
+  }
+
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  double energy_loss = std::numeric_limits<double>::quiet_NaN();
+  double generator_loss = std::numeric_limits<double>::quiet_NaN();
+
+ private:
+  std::string line(std::int64_t step, std::int64_t done) const {
+    const double t = seconds();
+    const double rate = t > 0 ? double(done) / t : 0.0;
+    const double eta = rate > 0 ? double(last_ - step) / rate : 0.0;
+    char buf[200];
+    std::snprintf(
+        buf, sizeof buf,
+        "step %lld/%lld  energy loss %+.4f  generator loss %+.4f  %.0f steps/s  ETA %.0fs",
+        static_cast<long long>(step), static_cast<long long>(last_), energy_loss, generator_loss,
+        rate, eta);
+    return buf;
+  }
+
+  std::int64_t first_, last_, tenth_;
+  std::function<void()> save_;
+  Clock::time_point start_;
+  bool tty_ = false;
+  double last_draw_ = -1.0;
+};
+
+// ---------------------------------------------------------------------------
+// JSON (written by hand: a flat object of numbers and strings)
+
+class Json {
+ public:
+  void number(const std::string& key, double v) {
+    if (!std::isfinite(v)) return raw(key, "null");
+    char buf[40];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    raw(key, ec == std::errc{} ? std::string(buf, end) : "null");
+  }
+  void integer(const std::string& key, std::int64_t v) { raw(key, std::to_string(v)); }
+  void boolean(const std::string& key, bool v) { raw(key, v ? "true" : "false"); }
+  void string(const std::string& key, const std::string& v) { raw(key, quote(v)); }
+  void null(const std::string& key) { raw(key, "null"); }
+  std::string text() const { return "{\n" + body_ + "\n}\n"; }
+
+ private:
+  static std::string quote(const std::string& s) {
+    std::string q = "\"";
+    for (const char ch : s) {
+      if (ch == '"' || ch == '\\') {
+        q += '\\';
+        q += ch;
+      } else if (static_cast<unsigned char>(ch) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(ch));
+        q += buf;
+      } else {
+        q += ch;
+      }
+    }
+    return q + "\"";
+  }
+  void raw(const std::string& key, const std::string& value) {
+    if (!body_.empty()) body_ += ",\n";
+    body_ += "  " + quote(key) + ": " + value;
+  }
+  std::string body_;
+};
+
+/// Writes text to path atomically (path.tmp, checked, renamed).
+void write_text(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot open " + tmp + " for writing");
+    out << text;
+    out.flush();
+    if (!out) throw Error("writing " + tmp + " failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+}
+
+// ---------------------------------------------------------------------------
+// The program
+
+/// E(x) of every column of x (model units), in chunks of eval::energy_chunk.
+template <class F>
+RowVector<double> energies(F& energy, const Matrix<double>& x) {
+  RowVector<double> e(x.cols());
+  for (Index b = 0; b < x.cols(); b += eval::energy_chunk) {
+    const Index m = std::min(eval::energy_chunk, x.cols() - b);
+    e.segment(b, m) = energy(x.middleCols(b, m));
+  }
+  return e;
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) s += ' ';
+    s += argv[i];
+  }
+  return s;
+}
+
+int run(int argc, char** argv, const std::string& default_dataset) {
+  const auto t0 = Clock::now();
+  Options o;
+  o.dataset = default_dataset;
+
+  CLI::App app{
+      "Trains the deep energy model of Kim & Bengio (2016) with its deep directed generator on a "
+      "2D "
+      "data set (the paper's configuration: 2-128-128 ReLU features, 128 softplus experts, a "
+      "quadratic base; generator 4-128-128-2; AdaGrad), evaluates it against the data set's "
+      "oracle and writes figure.png, samples.csv, energy_grid.csv, model.ckpt and metrics.json "
+      "into the output directory."};
+  app.get_formatter()->column_width(34);
+  app.add_option("--dataset", o.dataset,
+                 "data set: " + datasets::valid_names() + " (ignored with --data)")
+      ->capture_default_str();
+  app.add_option("--steps", o.steps,
+                 "total training steps (with --resume: train until the model has this many)")
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "batch size (data and generator samples)")
+      ->capture_default_str();
+  app.add_option("--lr", o.lr, "AdaGrad learning rate of both networks")->capture_default_str();
+  app.add_option("--seed", o.seed,
+                 "seed of everything random: weights, training data, test data, samples")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "Eigen threads (1 is fastest for this model size)")
+      ->capture_default_str();
+  app.add_option("--data", o.data,
+                 "train on your own 2D points instead (CSV, 2 columns, header optional); a random "
+                 "10% is held out as the test set");
+  app.add_option("--out", o.out, "output directory (default: out/<data set or CSV file name>)");
+  app.add_option("--load", o.load, "use the model in this checkpoint instead of training");
+  app.add_option("--resume", o.resume, "continue training the model in this checkpoint");
+  app.add_option("--eval", o.eval,
+                 "CSV of 2D points (x,y; header optional) to evaluate the trained model at");
+  app.add_option("--eval-out", o.eval_out,
+                 "where --eval writes x,y,energy,log_density per point (default: <out>/eval.csv)");
+  app.add_option("--entropy", o.entropy,
+                 "weight of the generator's entropy term (KernelEntropy); 0 = the paper's literal "
+                 "recipe")
+      ->capture_default_str();
+  app.add_flag("--no-standardize", o.no_standardize,
+               "train on the raw data instead of zero-mean, unit-variance coordinates");
+  app.add_option("--base-sigma", o.base_sigma,
+                 "sigma of the energy's quadratic base |x|^2 / (2 sigma^2), in model units")
+      ->capture_default_str();
+  app.add_option("--latent-bound", o.latent_bound, "generator latent z ~ U[-c, c]^4: c")
+      ->capture_default_str();
+  app.add_option(
+         "--eval-grid", o.eval_grid,
+         "log Z quadrature: cells per dimension of the coarse grid (the estimate uses twice "
+         "as many; cost grows with its square)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    validate(o);
+  } catch (const UsageError& e) {
+    std::cerr << "error: " << e.what() << "\n(see --help)\n";
+    return 2;
+  }
+
+  const std::string ckpt_in = o.load.empty() ? o.resume : o.load;
+  CheckpointInfo info;
+  if (!ckpt_in.empty()) {
+    info = read_checkpoint_info<S>(ckpt_in);
+    try {
+      take_settings(info, ckpt_in, o, app);
+    } catch (const UsageError& e) {
+      std::cerr << "error: " << e.what() << '\n';
+      return 2;
+    }
+  }
+  Eigen::setNbThreads(o.threads);
+
+  // Data, and the affine map T from data units to model units.
+  const Data d = make_data(o);
+  if (o.out.empty()) o.out = "out/" + d.name;
+  if (o.eval_out.empty() && !o.eval.empty()) o.eval_out = o.out + "/eval.csv";
+  Standardizer<double> st(Vector<double>::Zero(2), Vector<double>::Ones(2));
+  if (!o.no_standardize) {
+    if (!ckpt_in.empty()) {
+      const auto& m = extra(info.extras, ckpt_in, "standardizer.mean", 2);
+      const auto& s = extra(info.extras, ckpt_in, "standardizer.stddev", 2);
+      st = Standardizer<double>(Vector<double>::Map(m.data(), 2), Vector<double>::Map(s.data(), 2));
+    } else {
+      st.fit(d.train);
+    }
+  }
+  const double log_det = st.log_det_jacobian();
+  const std::uint64_t hash = data_hash(d.train);
+  if (!ckpt_in.empty() && d.id == user_data_id) {
+    if (join64(extra(info.extras, ckpt_in, "data.hash", 2)) != hash)
+      throw Error("--data " + o.data + " is not the data the checkpoint " + ckpt_in +
+                  " was trained on (other points or another --seed)");
+  }
+  const Matrix<S> train_model = st.transform(d.train).cast<S>();
+
+  // The model: the paper's configuration plus the generator's entropy term.
+  paper::Config config;
+  config.base_sigma = o.base_sigma;
+  config.latent_bound = o.latent_bound;
+  TrainerOptions topt;
+  topt.batch_size = o.batch;
+  topt.energy_learning_rate = o.lr;
+  topt.generator_learning_rate = o.lr;
+  topt.seed = o.seed;
+  Model model(paper::make_energy<S>(config), paper::make_generator<S>(config), topt, AdaGrad{},
+              KernelEntropy<S>(o.entropy));
+  if (!ckpt_in.empty()) load_checkpoint(ckpt_in, model);
+
+  const CheckpointExtras extras{
+      {"app.format", {double(app_format)}},
+      {"dataset", {d.id}},
+      {"seed", split64(o.seed)},
+      {"batch", {double(o.batch)}},
+      {"lr", {o.lr}},
+      {"entropy", {o.entropy}},
+      {"base_sigma", {o.base_sigma}},
+      {"latent_bound", {o.latent_bound}},
+      {"hidden", {double(config.hidden)}},
+      {"latent_dim", {double(config.latent_dim)}},
+      {"standardize", {o.no_standardize ? 0.0 : 1.0}},
+      {"standardizer.mean", {st.mean()(0), st.mean()(1)}},
+      {"standardizer.stddev", {st.stddev()(0), st.stddev()(1)}},
+      {"data.hash", split64(hash)},
+      {"data.count", {double(d.train.cols())}},
+  };
+  const std::string description = "deepenergy examples: " + d.name +
+                                  ", paper configuration (hidden 128, latent 4), KernelEntropy " +
+                                  num(o.entropy) + "; " + describe_parameters(model);
+
+  std::filesystem::create_directories(o.out);
+  const std::string ckpt_out = o.out + "/model.ckpt";
+
+  // ---- training ----
+  const std::int64_t first = model.step_count();
+  const std::int64_t last = o.load.empty() ? std::max(o.steps, first) : first;
+  double train_seconds = 0.0;
+  Progress progress(first, last, [&] { save_checkpoint(ckpt_out, model, extras, description); });
+  if (last > first) {
+    std::cerr << "training " << d.name << ": steps " << first + 1 << " to " << last << " (batch "
+              << o.batch << ", lr " << num(o.lr) << ", entropy " << num(o.entropy) << ", "
+              << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
+    model.train(train_model, last - first, progress);
+    train_seconds = progress.seconds();
+  }
+  if (o.load.empty()) save_checkpoint(ckpt_out, model, extras, description);
+
+  // ---- outputs: samples, energy grid, figure ----
+  auto energy_fn = [&model](const Matrix<double>& x) -> RowVector<double> {
+    const Matrix<S> xf = x.cast<S>();
+    return model.energy().energy(xf).cast<double>();
+  };
+  Rng sample_rng(derive_seed(o.seed, sample_stream));
+  const Matrix<double> samples_model =
+      model.generator().sample(sample_count, sample_rng).cast<double>();
+  const Matrix<double> samples = st.inverse(samples_model);
+  save_csv(o.out + "/samples.csv", samples, {"x", "y"});
+
+  figure::Box box;
+  if (d.id != user_data_id) {
+    const double hw = datasets::all_datasets[static_cast<std::size_t>(d.id)].half_width;
+    box = {-hw, hw, -hw, hw};
+  } else {
+    const Vector<double> lo = d.train.rowwise().minCoeff(), hi = d.train.rowwise().maxCoeff();
+    const Vector<double> mid = 0.5 * (lo + hi);
+    const double half = 0.55 * std::max(hi(0) - lo(0), hi(1) - lo(1));
+    box = {mid(0) - half, mid(0) + half, mid(1) - half, mid(1) + half};
+  }
+  const Matrix<double> grid = figure::grid_points(box, energy_grid_size, energy_grid_size);
+  const RowVector<double> grid_energy = energies(energy_fn, st.transform(grid));
+  Matrix<double> grid_csv(3, grid.cols());
+  grid_csv << grid, grid_energy;
+  save_csv(o.out + "/energy_grid.csv", grid_csv, {"x", "y", "energy"});
+  {
+    figure::FigureOptions fo;
+    fo.left_title = d.name + ": data (red), samples (blue)";
+    fo.right_title = "energy, " + std::to_string(model.step_count()) + " steps";
+    // Colour scale: the range of the energy over the training points (1st to
+    // 99th percentile) widened by a quarter on each side, so the data's
+    // structure spans the colours; energies outside saturate (blue below,
+    // red above, e.g. far corners where the quadratic base dominates).
+    const RowVector<double> at_data = energies(energy_fn, st.transform(d.train));
+    std::vector<double> sorted(at_data.data(), at_data.data() + at_data.size());
+    std::sort(sorted.begin(), sorted.end());
+    const double q01 = sorted[sorted.size() / 100];
+    const double q99 = sorted[sorted.size() * 99 / 100];
+    const double span = std::max(q99 - q01, 1e-6);
+    fo.energy_min = q01 - 0.25 * span;
+    fo.energy_max = q99 + 0.25 * span;
+    figure::write_figure(o.out + "/figure.png", d.train, samples,
+                         figure::energy_grid(grid_energy, energy_grid_size, energy_grid_size), box,
+                         fo);
+  }
+
+  // ---- evaluation ----
+  const auto eval_start = Clock::now();
+  const Matrix<double> train_model_d = train_model.cast<double>();
+  const eval::PartitionEstimate pz =
+      eval::log_partition_with_error(energy_fn, eval::box_from_data(train_model_d), o.eval_grid);
+  const double nll = eval::nll(energy_fn, st.transform(d.test), pz.log_z) - log_det;
+  Rng oracle_rng(derive_seed(o.seed, oracle_stream));
+  std::optional<eval::Estimate> oracle;
+  if (d.centres.cols() > 0)
+    oracle = eval::mixture_entropy(d.centres, d.stddev, oracle_mc, oracle_rng);
+  else if (d.four_spin)
+    oracle = eval::four_spin_entropy(oracle_mc, oracle_rng);
+  const Matrix<double> gen2k = samples.leftCols(eval_sample_count);
+  const Matrix<double> test2k = d.test.leftCols(std::min(eval_sample_count, d.test.cols()));
+  const double mmd_h = eval::median_heuristic_bandwidth(gen2k, test2k);
+  const double mmd2 = eval::mmd2_unbiased(gen2k, test2k, mmd_h);
+  const double align_kl =
+      eval::alignment_kl(energy_fn, samples_model.leftCols(eval_sample_count), pz.log_z);
+  std::optional<eval::ModeCoverage> modes;
+  if (d.centres.cols() > 0) modes = eval::mode_coverage(samples, d.centres, d.stddev);
+  // KDE baseline: bandwidth chosen on the last 10% of the training points.
+  const Index n_val = std::max<Index>(1, d.train.cols() / 10);
+  const eval::Kde kde =
+      eval::fit_kde(d.train.leftCols(d.train.cols() - n_val), d.train.rightCols(n_val));
+  const double kde_nll = -eval::kde_log_density(kde, d.test).mean();
+  const double eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
+
+  // ---- --eval ----
+  if (!o.eval.empty()) {
+    const Matrix<double> pts = load_csv<double>(o.eval, 2);
+    const RowVector<double> e = energies(energy_fn, st.transform(pts));
+    Matrix<double> table(4, pts.cols());
+    table << pts, e, (-e.array() - pz.log_z + log_det).matrix();
+    save_csv(o.eval_out, table, {"x", "y", "energy", "log_density"});
+  }
+
+  // ---- report ----
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double entropy_value = oracle ? oracle->value : nan;
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const std::int64_t steps_run = last - first;
+  Json j;
+  j.string("dataset", d.name);
+  j.string("command", command_line(argc, argv));
+  j.string("mode", !o.load.empty() ? "load" : !o.resume.empty() ? "resume" : "train");
+  j.integer("steps", model.step_count());
+  j.integer("steps_this_run", steps_run);
+  j.number("wall_seconds", wall);
+  j.number("train_seconds", train_seconds);
+  j.number("eval_seconds", eval_seconds);
+  j.number("steps_per_second", train_seconds > 0 ? double(steps_run) / train_seconds : nan);
+  j.number("energy_loss", progress.energy_loss);
+  j.number("generator_loss", progress.generator_loss);
+  j.integer("batch", o.batch);
+  j.number("lr", o.lr);
+  j.number("entropy_weight", o.entropy);
+  j.number("base_sigma", o.base_sigma);
+  j.number("latent_bound", o.latent_bound);
+  j.boolean("standardized", !o.no_standardize);
+  j.number("log_det_jacobian", log_det);
+  j.integer("seed", static_cast<std::int64_t>(o.seed));
+  j.integer("threads", o.threads);
+  j.integer("train_points", d.train.cols());
+  j.integer("test_points", d.test.cols());
+  j.number("log_z", pz.log_z);
+  j.number("log_z_error", pz.error_estimate);
+  j.integer("log_z_grid", pz.n);
+  j.number("test_nll", nll);
+  j.number("oracle_entropy", entropy_value);
+  j.number("oracle_entropy_stderr", oracle ? oracle->standard_error : nan);
+  j.number("gap", nll - entropy_value);
+  j.number("kde_nll", kde_nll);
+  j.number("kde_gap", kde_nll - entropy_value);
+  j.number("kde_bandwidth", kde.bandwidth);
+  j.number("mmd2", mmd2);
+  j.number("mmd_bandwidth", mmd_h);
+  j.integer("mmd_points", gen2k.cols());
+  if (modes) {
+    j.integer("modes_covered", modes->modes_covered);
+    j.integer("modes_total", d.centres.cols());
+    j.number("high_quality_fraction", modes->high_quality_fraction);
+  } else {
+    j.null("modes_covered");
+    j.null("modes_total");
+    j.null("high_quality_fraction");
+  }
+  j.number("alignment_kl", align_kl);
+  j.string("units",
+           "log_z and alignment_kl in model units (standardised coordinates); test_nll, "
+           "oracle_entropy, gap and kde_* in nats in the data's own units");
+  write_text(o.out + "/metrics.json", j.text());
+
+  const auto row = [](const std::string& name, const std::string& value) {
+    std::printf("  %-28s %s\n", name.c_str(), value.c_str());
+  };
+  std::printf("%s: %lld steps, %.1f s (training %.1f s, %.0f steps/s; evaluation %.1f s)\n",
+              d.name.c_str(), static_cast<long long>(model.step_count()), wall, train_seconds,
+              train_seconds > 0 ? double(steps_run) / train_seconds : 0.0, eval_seconds);
+  row("log Z (model units)", num(pz.log_z, 5) + " +- " + num(pz.error_estimate, 2) + "  (" +
+                                 std::to_string(pz.n) + "^2 grid)");
+  row("test NLL (nats, data units)", num(nll, 5));
+  if (oracle) {
+    row("oracle entropy", num(oracle->value, 5) + " +- " + num(oracle->standard_error, 2));
+    row("gap (NLL - entropy)", num(nll - oracle->value, 4));
+  }
+  row("KDE test NLL", num(kde_nll, 5) + (oracle ? "  (gap " + num(kde_nll - oracle->value, 4) + ")"
+                                                : std::string()));
+  row("MMD^2 (2000 vs 2000)", num(mmd2, 3) + "  (bandwidth " + num(mmd_h, 3) + ")");
+  if (modes)
+    row("modes covered", std::to_string(modes->modes_covered) + " / " +
+                             std::to_string(d.centres.cols()) + ", high quality " +
+                             num(100.0 * modes->high_quality_fraction, 3) + "%");
+  row("alignment KL(P_G || P_E)", num(align_kl, 4));
+  std::printf("wrote %s/{figure.png, samples.csv, energy_grid.csv, %smetrics.json}\n",
+              o.out.c_str(), o.load.empty() ? "model.ckpt, " : "");
+  if (!o.eval.empty()) std::printf("wrote %s (x, y, energy, log_density)\n", o.eval_out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int run_example(int argc, char** argv, const std::string& default_dataset) {
+  try {
+    return run(argc, argv, default_dataset);
+  } catch (const UsageError& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 1;
+  } catch (...) {
+    std::cerr << "error: unknown exception\n";
+    return 1;
+  }
+}
+
+}  // namespace deepenergy::examples

@@ -2,6 +2,7 @@
 // Each satisfies the Layer contract in concepts.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -27,6 +28,52 @@ struct Init {
   /// N(0, s^2), as the paper's authors initialised their networks.
   static Init gaussian(double s) { return {Kind::gaussian, s}; }
 };
+
+namespace detail {
+
+/// dst = lhs * rhs (Accumulate = false; dst already sized) or dst += lhs * rhs,
+/// evaluated as Eigen products on tiles of at most kTileMN x kTileK times
+/// kTileK x kTileMN.
+///
+/// Why: Eigen's GEMM packs its operands into workspaces that it puts on the
+/// stack when they fit in EIGEN_STACK_ALLOCATION_LIMIT (128 KiB by default)
+/// and allocates on the heap otherwise, once per product. With the paper's
+/// width 128 that happens from batch ~300 on (a 128 x B packed panel). Tiles
+/// whose packed panels fit keep a training step free of heap allocation
+/// (tests/test_allocation.cpp). Eigen blocks a product for the caches in a
+/// similar way itself, so the tiling costs nothing measurable; at the paper's
+/// batch size 64 every product is a single tile, i.e. one plain Eigen product.
+template <bool Accumulate, class Dst, class Lhs, class Rhs>
+void tiled_product(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
+  using S = typename Dst::Scalar;
+  constexpr Index kTileK = 128;
+  constexpr Index kTileMN =
+      std::max<Index>(16, Index(EIGEN_STACK_ALLOCATION_LIMIT) / (kTileK * Index(sizeof(S))));
+  const Index m = lhs.rows(), k = lhs.cols(), n = rhs.cols();
+  if (m <= kTileMN && n <= kTileMN && k <= kTileK) {
+    if constexpr (Accumulate)
+      dst.noalias() += lhs * rhs;
+    else
+      dst.noalias() = lhs * rhs;
+    return;
+  }
+  for (Index j = 0; j < n; j += kTileMN) {
+    const Index nj = std::min(kTileMN, n - j);
+    for (Index i = 0; i < m; i += kTileMN) {
+      const Index mi = std::min(kTileMN, m - i);
+      auto d = dst.block(i, j, mi, nj);
+      for (Index p = 0; p < k; p += kTileK) {
+        const Index kp = std::min(kTileK, k - p);
+        if (!Accumulate && p == 0)
+          d.noalias() = lhs.block(i, p, mi, kp) * rhs.block(p, j, kp, nj);
+        else
+          d.noalias() += lhs.block(i, p, mi, kp) * rhs.block(p, j, kp, nj);
+      }
+    }
+  }
+}
+
+}  // namespace detail
 
 /// Fully connected layer y = W x + b, W of shape out x in.
 /// `In` and `Out` may fix the sizes at compile time.
@@ -77,19 +124,21 @@ class Dense {
 
   const Matrix<S>& forward(const Matrix<S>& x) {
     x_ = &x;
-    y_.noalias() = W_.value * x;
+    y_.resize(W_.value.rows(), x.cols());
+    detail::tiled_product<false>(y_, W_.value, x);
     y_.colwise() += b_.value.col(0);
     return y_;
   }
 
   const Matrix<S>& backward(const Matrix<S>& g) {
-    W_.grad.noalias() += g * x_->transpose();
+    detail::tiled_product<true>(W_.grad, g, x_->transpose());
     b_.grad.col(0).noalias() += g.rowwise().sum().transpose();
     return backward_input(g);
   }
 
   const Matrix<S>& backward_input(const Matrix<S>& g) {
-    dx_.noalias() = W_.value.transpose() * g;
+    dx_.resize(W_.value.cols(), g.cols());
+    detail::tiled_product<false>(dx_, W_.value.transpose(), g);
     return dx_;
   }
 

@@ -5,6 +5,7 @@
 #include <deepenergy/types.hpp>
 
 #include <benchmark/benchmark.h>
+#include <Eigen/Core>
 
 namespace {
 
@@ -15,6 +16,7 @@ void fill_uniform(deepenergy::Matrix<float>& m, deepenergy::Rng& rng) {
 }
 
 void reference_gemm(benchmark::State& state) {
+  Eigen::setNbThreads(1);  // one thread, like every other benchmark unless named otherwise
   constexpr deepenergy::Index kSize = 128;
   const deepenergy::Index batch = state.range(0);
   deepenergy::Rng rng(1);

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <unistd.h>
+#include <csignal>
 
 #include "deepenergy/checkpoint.hpp"
 #include "deepenergy/csv.hpp"
@@ -99,6 +100,7 @@ struct Options {
   double base_sigma = 1.0;
   double latent_bound = 1.0;
   Index eval_grid = 100;
+  std::string divergence = "stop";
 };
 
 void require_readable(const std::string& flag, const std::string& path) {
@@ -294,6 +296,33 @@ Data make_data(const Options& o) {
 // ---------------------------------------------------------------------------
 // Training progress and periodic checkpoints
 
+// SIGINT and SIGTERM during training stop after the current step; the run
+// then saves a checkpoint and exits non-zero saying where it is.
+volatile std::sig_atomic_t interrupt_signal = 0;
+extern "C" void on_interrupt(int sig) {
+  interrupt_signal = sig;
+}
+
+/// Installs the handlers for its lifetime.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    interrupt_signal = 0;
+    old_int_ = std::signal(SIGINT, on_interrupt);
+    old_term_ = std::signal(SIGTERM, on_interrupt);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
 class Progress {
  public:
   Progress(std::int64_t first, std::int64_t last, std::function<void()> save)
@@ -303,11 +332,15 @@ class Progress {
   }
 
   void on_step(Model& model, const StepInfo& info) {
+    if (interrupt_signal != 0) model.request_stop();
     energy_loss = info.energy_loss;
     generator_loss = info.generator_loss;
     const std::int64_t done = model.step_count() - first_;
     const bool report = done % tenth_ == 0 || model.step_count() == last_;
-    if (report && model.step_count() != last_) save_();  // the last one is saved by the caller
+    if (report && model.step_count() != last_) {  // the last one is saved by the caller
+      save_();
+      saved_step = model.step_count();
+    }
     if (tty_) {
       const double now = seconds();
       if (now - last_draw_ >= 0.2 || model.step_count() == last_) {
@@ -324,6 +357,7 @@ class Progress {
 
   double energy_loss = std::numeric_limits<double>::quiet_NaN();
   double generator_loss = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t saved_step = -1;  ///< step of the last periodic checkpoint, -1 if none
 
  private:
   std::string line(std::int64_t step, std::int64_t done) const {
@@ -471,6 +505,12 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--base-sigma", o.base_sigma,
                  "sigma of the energy's quadratic base |x|^2 / (2 sigma^2), in model units")
       ->capture_default_str();
+  app.add_option("--divergence", o.divergence,
+                 "on a non-finite loss or gradient: stop (error naming the step; the last "
+                 "periodic checkpoint stays on disk) or rollback (restore the last good state, "
+                 "halve the learning rates, at most 3 times)")
+      ->check(CLI::IsMember({"stop", "rollback"}))
+      ->capture_default_str();
   app.add_option("--latent-bound", o.latent_bound, "generator latent z ~ U[-c, c]^4: c")
       ->capture_default_str();
   app.add_option(
@@ -481,8 +521,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // --help and --version are "errors" with code 0; print them as CLI11 does.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "error: " << e.what() << "\n(see --help)\n";
+    return 2;
   }
   try {
     validate(o);
@@ -536,6 +578,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   topt.energy_learning_rate = o.lr;
   topt.generator_learning_rate = o.lr;
   topt.seed = o.seed;
+  if (o.divergence == "rollback") topt.on_divergence = TrainerOptions::OnDivergence::rollback;
   Model model(paper::make_energy<S>(config), paper::make_generator<S>(config), topt, AdaGrad{},
               KernelEntropy<S>(o.entropy));
   if (!ckpt_in.empty()) load_checkpoint(ckpt_in, model);
@@ -573,8 +616,28 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     std::cerr << "training " << d.name << ": steps " << first + 1 << " to " << last << " (batch "
               << o.batch << ", lr " << num(o.lr) << ", entropy " << num(o.entropy) << ", "
               << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
-    model.train(train_model, last - first, progress);
+    InterruptGuard guard;
+    try {
+      model.train(train_model, last - first, progress);
+    } catch (const DivergenceError& e) {
+      // The model in memory holds a partial step; the periodic checkpoint on
+      // disk is the last good state.
+      throw Error(std::string(e.what()) + "; " +
+                  (progress.saved_step >= 0
+                       ? "the last good checkpoint is " + ckpt_out + " (step " +
+                             std::to_string(progress.saved_step) + ")"
+                       : std::string("no checkpoint was written by this run")) +
+                  "; try --divergence rollback or a lower --lr");
+    }
     train_seconds = progress.seconds();
+    if (interrupt_signal != 0) {
+      const int sig = interrupt_signal;
+      save_checkpoint(ckpt_out, model, extras, description);
+      std::cerr << "\ninterrupted by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << " at step "
+                << model.step_count() << ": checkpoint saved to " << ckpt_out
+                << "; continue with --resume " << ckpt_out << '\n';
+      return 128 + sig;
+    }
   }
   if (o.load.empty()) save_checkpoint(ckpt_out, model, extras, description);
 

@@ -9,18 +9,20 @@
 
 namespace {
 
-void fill_uniform(deepenergy::Matrix<float>& m, deepenergy::Rng& rng) {
+template <class S>
+void fill_uniform(deepenergy::Matrix<S>& m, deepenergy::Rng& rng) {
   for (deepenergy::Index j = 0; j < m.cols(); ++j)
     for (deepenergy::Index i = 0; i < m.rows(); ++i)
-      m(i, j) = static_cast<float>(rng.uniform(-1.0, 1.0));
+      m(i, j) = static_cast<S>(rng.uniform(-1.0, 1.0));
 }
 
-void reference_gemm(benchmark::State& state) {
+template <class S>
+void gemm(benchmark::State& state) {
   Eigen::setNbThreads(1);  // one thread, like every other benchmark unless named otherwise
   constexpr deepenergy::Index kSize = 128;
   const deepenergy::Index batch = state.range(0);
   deepenergy::Rng rng(1);
-  deepenergy::Matrix<float> a(kSize, kSize), b(kSize, batch), c(kSize, batch);
+  deepenergy::Matrix<S> a(kSize, kSize), b(kSize, batch), c(kSize, batch);
   fill_uniform(a, rng);
   fill_uniform(b, rng);
 
@@ -35,6 +37,14 @@ void reference_gemm(benchmark::State& state) {
       flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetItemsProcessed(state.iterations() * batch);
 }
+void reference_gemm(benchmark::State& state) {
+  gemm<float>(state);
+}
+// The same in double: the reference for the *_double benchmarks.
+void reference_gemm_double(benchmark::State& state) {
+  gemm<double>(state);
+}
 BENCHMARK(reference_gemm)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096);
+BENCHMARK(reference_gemm_double)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096);
 
 }  // namespace

@@ -9,8 +9,8 @@ With a binary, it runs it with --benchmark_format=json (add e.g.
 --benchmark_repetitions=5 --benchmark_filter=train_step). With repetitions the
 median aggregate of each benchmark is used. GFLOP/s and samples/s are per
 CPU second (the benchmark's default timer); the share column divides a
-kernel's GFLOP/s by reference_gemm's at the same batch (width sweeps and
-other shapes use reference_gemm/1024). The two-thread speed-up is computed
+kernel's GFLOP/s by reference_gemm's at the same batch (width sweeps use
+reference_gemm/1024; *_double kernels use reference_gemm_double). The two-thread speed-up is computed
 from wall-clock times. Python 3 standard library only.
 """
 import json
@@ -53,11 +53,13 @@ def main():
         m = re.match(r"^([A-Za-z0-9_]+)/(\d+)", name)
         return (m.group(1), int(m.group(2))) if m else (name, 0)
 
-    ref = {}
+    ref, ref_double = {}, {}
     for name, b in rows.items():
         kernel, arg = split(name)
         if kernel == "reference_gemm":
             ref[arg] = b.get("GFLOP/s", 0.0)
+        elif kernel == "reference_gemm_double":
+            ref_double[arg] = b.get("GFLOP/s", 0.0)
 
     print(f"# {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs, "
           f"load {ctx.get('load_avg', '?')}, "
@@ -65,12 +67,13 @@ def main():
     print(f"| {'kernel':<20} | {'batch/width':>11} | {'GFLOP/s':>8} | {'share of GEMM':>13} | "
           f"{'samples/s':>10} | {'ms/iter (cpu)':>13} |")
     print(f"|{'-' * 22}|{'-' * 13}|{'-' * 10}|{'-' * 15}|{'-' * 12}|{'-' * 15}|")
-    for name in sorted(rows, key=lambda n: (split(n)[0] != "reference_gemm", split(n))):
+    for name in sorted(rows, key=lambda n: (not split(n)[0].startswith("reference_gemm"), split(n))):
         b = rows[name]
         kernel, arg = split(name)
         gf = b.get("GFLOP/s", 0.0)
         ref_arg = arg if kernel not in ("train_step_width",) else 1024
-        r = ref.get(ref_arg) or ref.get(1024)
+        table = ref_double if kernel.endswith("_double") else ref
+        r = table.get(ref_arg) or table.get(1024)
         share = f"{100.0 * gf / r:.0f}%" if r else "-"
         ms = b["cpu_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
         print(f"| {kernel:<20} | {arg:>11} | {gf:>8.2f} | {share:>13} | "

@@ -97,7 +97,7 @@ struct Options {
   std::string data, out, load, resume, eval, eval_out;
   double entropy = 1.0;
   bool no_standardize = false;
-  double base_sigma = 1.0;
+  double base_sigma = 0.5;
   double latent_bound = 1.0;
   Index eval_grid = 100;
   std::string divergence = "stop";

@@ -16,6 +16,7 @@
 // Any other character is drawn as a small hollow box.
 #pragma once
 
+#include "deepenergy/atomic_file.hpp"
 #include "deepenergy/types.hpp"
 
 #if __has_include(<stb/stb_image_write.h>)
@@ -271,26 +272,7 @@ inline void write_png(const std::string& path, const Canvas& canvas) {
       png.empty()) {
     throw Error("figure::write_png(" + path + "): PNG encoding failed");
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("figure::write_png: cannot open " + tmp + " for writing");
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw Error("figure::write_png: writing " + tmp + " failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error("figure::write_png: cannot rename " + tmp + " to " + path + ": " + ec.message());
-  }
+  write_file_atomically(path, std::string(png.begin(), png.end()));
 }
 
 // ---------------------------------------------------------------------------

@@ -55,11 +55,7 @@
 #include <utility>
 #include <vector>
 
-#if __has_include(<unistd.h>)
-#include <unistd.h>
-#define DEEPENERGY_CHECKPOINT_HAS_FSYNC 1
-#endif
-
+#include "deepenergy/atomic_file.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/types.hpp"
 
@@ -390,29 +386,6 @@ void restore_network(Net& net, std::vector<StoredParameter<S>>& stored) {
 
 /// Writes bytes to path atomically: path.tmp, flushed (and fsync'ed where
 /// available), checked, then renamed over path.
-inline void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw Error(path + ": cannot open " + tmp + " for writing");
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = std::fflush(f) == 0 && ok;
-#ifdef DEEPENERGY_CHECKPOINT_HAS_FSYNC
-  ok = ::fsync(::fileno(f)) == 0 && ok;
-#endif
-  ok = std::fclose(f) == 0 && ok;
-  std::error_code ec;
-  if (!ok) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(path + ": writing " + tmp + " failed (disk full or not writable?)");
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error(path + ": cannot rename " + tmp + " to " + path + ": " + ec.message());
-  }
-}
-
 }  // namespace checkpoint_detail
 
 /// A summary of the trainer's parameters: "energy: Dense.W 128x2, ...;
@@ -425,7 +398,7 @@ std::string describe_parameters(Trainer& trainer) {
 
 /// Saves the trainer's complete state (parameters with their optimiser slots
 /// and update counts, the Rng state, the step counter) and `extras` to path,
-/// atomically (see write_atomically). An empty description is replaced by
+/// atomically (see write_file_atomically). An empty description is replaced by
 /// describe_parameters(trainer). Throws Error when the file cannot be written.
 template <class Trainer>
 void save_checkpoint(const std::string& path, Trainer& trainer, const CheckpointExtras& extras = {},
@@ -470,7 +443,7 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
   for (int i = 0; i < 8; ++i) buf[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
   const std::uint64_t sum = checkpoint_detail::fnv1a64(buf.data(), buf.size());
   w.u64(sum);
-  checkpoint_detail::write_atomically(path, buf);
+  write_file_atomically(path, buf);
 }
 
 /// Reads a checkpoint's description, step and extras without a model (e.g.

@@ -23,6 +23,7 @@
 //   data.csv:12:3: field "abc" in column 3 is not a number; expected a finite decimal number
 #pragma once
 
+#include "deepenergy/atomic_file.hpp"
 #include "deepenergy/types.hpp"
 
 #include <algorithm>
@@ -278,42 +279,26 @@ void save_csv(const std::string& path, const Eigen::MatrixBase<Derived>& matrix,
     }
   }
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("save_csv: cannot open " + tmp + " for writing");
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      if (i > 0) out << ',';
-      out << header[i];
-    }
-    if (!header.empty()) out << '\n';
-    char buf[64];
-    for (Index j = 0; j < x.cols(); ++j) {
-      for (Index i = 0; i < x.rows(); ++i) {
-        if (i > 0) out << ',';
-        const auto [ptr, ec] =
-            std::to_chars(buf, buf + sizeof buf, x(i, j), std::chars_format::general,
-                          std::numeric_limits<S>::max_digits10);
-        if (ec != std::errc{}) throw Error("save_csv(" + path + "): cannot format a value");
-        out.write(buf, ptr - buf);
-      }
-      out << '\n';
-    }
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw Error("save_csv: writing " + tmp + " failed; expected a writable location");
-    }
+  // Formatted into memory, then written in one atomic step.
+  std::string out;
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (i > 0) out += ',';
+    out += header[i];
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error("save_csv: cannot rename " + tmp + " to " + path + ": " + ec.message());
+  if (!header.empty()) out += '\n';
+  char buf[64];
+  for (Index j = 0; j < x.cols(); ++j) {
+    for (Index i = 0; i < x.rows(); ++i) {
+      if (i > 0) out += ',';
+      const auto [ptr, ec] =
+          std::to_chars(buf, buf + sizeof buf, x(i, j), std::chars_format::general,
+                        std::numeric_limits<S>::max_digits10);
+      if (ec != std::errc{}) throw Error("save_csv(" + path + "): cannot format a value");
+      out.append(buf, ptr);
+    }
+    out += '\n';
   }
+  write_file_atomically(path, out);
 }
 
 /// Per-dimension affine standardisation: transform(x) = (x - mean) / stddev,

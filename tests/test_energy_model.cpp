@@ -3,16 +3,12 @@
 
 #include <deepenergy/deepenergy.hpp>
 
+#include "helpers.hpp"
+
 using namespace deepenergy;
+using deepenergy::test::random_batch;
 
 namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> x(rows, cols);
-  for (Index k = 0; k < x.size(); ++k) x(k) = rng.normal();
-  return x;
-}
 
 paper::Config small() {
   paper::Config c;

@@ -4,22 +4,18 @@
 #include <cmath>
 #include <deepenergy/deepenergy.hpp>
 
+#include "helpers.hpp"
+
 using namespace deepenergy;
+using deepenergy::test::random_batch;
 
 namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> x(rows, cols);
-  for (Index k = 0; k < x.size(); ++k) x(k) = rng.normal();
-  return x;
-}
 
 template <class E>
 double worst_error(E& expert, Index in, const char* name) {
   auto r = testing::check_gradients(expert, random_batch(in, 6, 9));
-  MESSAGE(std::string(name) << ": worst relative error " << r.max_relative_error << " at " << r.worst << " ("
-               << r.checked << " entries)");
+  MESSAGE(std::string(name) << ": worst relative error " << r.max_relative_error << " at "
+                            << r.worst << " (" << r.checked << " entries)");
   CHECK(r.checked > 0);
   return r.max_relative_error;
 }

@@ -3,22 +3,18 @@
 
 #include <deepenergy/deepenergy.hpp>
 
+#include "helpers.hpp"
+
 using namespace deepenergy;
+using deepenergy::test::random_batch;
 
 namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> x(rows, cols);
-  for (Index k = 0; k < x.size(); ++k) x(k) = rng.normal();
-  return x;
-}
 
 template <class L>
 double worst_error(L& layer, Index in, const char* name) {
   auto r = testing::check_gradients(layer, random_batch(in, 7, 5));
-  MESSAGE(std::string(name) << ": worst relative error " << r.max_relative_error << " at " << r.worst << " ("
-               << r.checked << " entries)");
+  MESSAGE(std::string(name) << ": worst relative error " << r.max_relative_error << " at "
+                            << r.worst << " (" << r.checked << " entries)");
   CHECK(r.checked > 0);
   return r.max_relative_error;
 }

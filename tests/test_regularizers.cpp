@@ -5,16 +5,12 @@
 #include <deepenergy/batch_norm.hpp>
 #include <deepenergy/deepenergy.hpp>
 
+#include "helpers.hpp"
+
 using namespace deepenergy;
+using deepenergy::test::random_batch;
 
 namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  Matrix<double> x(rows, cols);
-  for (Index k = 0; k < x.size(); ++k) x(k) = scale * rng.normal();
-  return x;
-}
 
 paper::Energy<double> small_energy(std::uint64_t seed) {
   paper::Config c;

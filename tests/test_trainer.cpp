@@ -457,3 +457,12 @@ TEST_CASE("TrainerOptions: rollback settings are validated") {
   o.max_rollbacks = -1;
   CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("max_rollbacks"), Error);
 }
+
+TEST_CASE("train() names a negative step count") {
+  paper::Config c;
+  c.hidden = 4;
+  auto t = paper::make_trainer<float>(c);
+  const Matrix<float> data = gaussian_data<float>(10, 1);
+  CHECK_THROWS_WITH_AS(t.train(data, -3), doctest::Contains("steps = -3, expected >= 0"), Error);
+  CHECK(t.step_count() == 0);
+}

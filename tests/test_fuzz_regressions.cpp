@@ -18,9 +18,12 @@ namespace {
 
 std::vector<fs::path> files_in(const std::vector<std::string>& dirs) {
   std::vector<fs::path> out;
-  for (const auto& d : dirs)
-    for (const auto& e : fs::directory_iterator(fs::path(DEEPENERGY_FUZZ_DIR) / d))
+  for (const auto& d : dirs) {
+    const fs::path dir = fs::path(DEEPENERGY_FUZZ_DIR) / d;
+    if (!fs::is_directory(dir)) continue;  // git keeps no empty folder
+    for (const auto& e : fs::directory_iterator(dir))
       if (e.is_regular_file()) out.push_back(e.path());
+  }
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <deepenergy/deepenergy.hpp>
 #include <string>
 
+#include "repair_checkpoint.hpp"
+
 namespace {
 
 using Trainer = deepenergy::paper::Trainer<float>;
@@ -38,13 +40,6 @@ void try_load(const std::string& buf) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string buf(reinterpret_cast<const char*>(data), size);
   try_load(buf);
-  // Header: magic (8), version (4), scalar tag (4), file size (8); checksum last.
-  if (buf.size() >= 32) {
-    const std::uint64_t n = buf.size();
-    for (int i = 0; i < 8; ++i) buf[16 + std::size_t(i)] = char((n >> (8 * i)) & 0xff);
-    const std::uint64_t h = deepenergy::checkpoint_detail::fnv1a64(buf.data(), buf.size() - 8);
-    for (int i = 0; i < 8; ++i) buf[buf.size() - 8 + std::size_t(i)] = char((h >> (8 * i)) & 0xff);
-    try_load(buf);
-  }
+  if (deepenergy::fuzz::repair_checkpoint(buf)) try_load(buf);
   return 0;
 }

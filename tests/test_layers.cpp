@@ -1,6 +1,8 @@
 // Layers: shapes in float and double, gradient checks in double, composition.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <deepenergy/deepenergy.hpp>
 
 #include "helpers.hpp"
@@ -83,6 +85,50 @@ TEST_CASE("gradient check: every activation") {
   CHECK(worst_error(sigmoid, 6, "Sigmoid") < 1e-6);
   CHECK(worst_error(softplus, 6, "Softplus") < 1e-6);
   CHECK(worst_error(identity, 6, "Identity") < 1e-6);
+}
+
+TEST_CASE("FourierFeatures: sin(Omega x + phi), fixed features, gradient check") {
+  Rng rng(4);
+  FourierFeatures<double> ff(3, 8, 2.0);
+  ff.initialize(rng);
+  Matrix<double> omega, phi;
+  Index params = 0;
+  ff.for_each_parameter([&](Parameter<double>& p) {
+    CHECK_FALSE(p.trainable);  // drawn once, then fixed: optimisers skip them
+    (params == 0 ? omega : phi) = p.value;
+    ++params;
+  });
+  REQUIRE(params == 2);
+  REQUIRE(omega.rows() == 8);
+  REQUIRE(omega.cols() == 3);
+  // Entries N(0, 2^2): the sample spread is near 2 and phases lie in [0, 2 pi).
+  const double sd = std::sqrt(omega.squaredNorm() / double(omega.size()));
+  CHECK(sd > 1.0);
+  CHECK(sd < 3.0);
+  CHECK(phi.minCoeff() >= 0.0);
+  CHECK(phi.maxCoeff() < 2.0 * 3.14159265358979323846);
+
+  const Matrix<double> x = random_batch(3, 5, 6);
+  const Matrix<double> y = ff.forward(x);
+  for (Index j = 0; j < x.cols(); ++j)
+    for (Index i = 0; i < 8; ++i)
+      CHECK(y(i, j) == doctest::Approx(std::sin(omega.row(i).dot(x.col(j)) + phi(i, 0))));
+  CHECK(worst_error(ff, 3, "FourierFeatures") < 1e-6);
+
+  // In a network: Fourier features in front of a trainable Dense layer.
+  Sequential<FourierFeatures<double>, Dense<double>, ReLU<double>> net(
+      FourierFeatures<double>(2, 6, 1.5), Dense<double>(6, 4), ReLU<double>());
+  net.initialize(rng);
+  CHECK(worst_error(net, 2, "FourierFeatures + Dense") < 1e-6);
+}
+
+TEST_CASE("FourierFeatures rejects bad sizes and scales") {
+  CHECK_THROWS_WITH_AS(FourierFeatures<float>(0, 4, 1.0), doctest::Contains("in=0"), Error);
+  CHECK_THROWS_WITH_AS(FourierFeatures<float>(2, 4, 0.0), doctest::Contains("scale = 0"), Error);
+  CHECK_THROWS_WITH_AS(FourierFeatures<float>(2, 4, std::nan("")),
+                       doctest::Contains("expected a positive finite number"), Error);
+  CHECK_THROWS_WITH_AS((FourierFeatures<float, 2, 4>(3, 4, 1.0)),
+                       doctest::Contains("differ from the static sizes"), Error);
 }
 
 TEST_CASE_TEMPLATE("Sigmoid and Softplus stay finite and exact for large arguments", S, float,

@@ -160,6 +160,85 @@ class Dense {
   Matrix<S> y_, dx_;
 };
 
+/// Random Fourier features y = sin(Omega x + phi), Omega of shape out x in
+/// with entries N(0, scale^2) and phi ~ U[0, 2 pi), both drawn by
+/// initialize() and then fixed (Rahimi and Recht 2007; as the first layer of
+/// a network, Tancik et al. 2020). Why: a ReLU network on raw low-dimensional
+/// coordinates learns fine structure slowly (spectral bias); on the two-spiral
+/// data the paper's energy, trained by exact maximum likelihood, is still
+/// close to a Gaussian fit after 5000 steps, and with this layer in front it
+/// is within 0.1 nat of the data's entropy. `scale` sets the frequencies, in
+/// inverse input units: about 1 / (the finest length to resolve).
+/// Omega and phi are Parameters marked not trainable, so checkpoints keep
+/// them and optimisers leave them alone.
+template <class S = float, int In = Dynamic, int Out = Dynamic>
+class FourierFeatures {
+ public:
+  using Scalar = S;
+  static constexpr int static_input_dim = In;
+  static constexpr int static_output_dim = Out;
+
+  explicit FourierFeatures(Index in = In, Index out = Out, double scale = 1.0)
+      : W_("FourierFeatures.Omega", out, in), phi_("FourierFeatures.phi", out, 1), scale_(scale) {
+    if (in <= 0 || out <= 0)
+      throw Error("FourierFeatures: sizes must be positive, got in=" + std::to_string(in) +
+                  " out=" + std::to_string(out));
+    if ((In != Dynamic && in != In) || (Out != Dynamic && out != Out))
+      throw Error("FourierFeatures: runtime sizes " + std::to_string(in) + "x" +
+                  std::to_string(out) + " differ from the static sizes " + std::to_string(In) +
+                  "x" + std::to_string(Out));
+    if (!(scale > 0.0) || !std::isfinite(scale))
+      throw Error("FourierFeatures: scale = " + std::to_string(scale) +
+                  ", expected a positive finite number");
+    W_.trainable = phi_.trainable = false;
+    W_.value.setZero();
+    phi_.value.setZero();
+  }
+
+  Index input_dim() const { return W_.value.cols(); }
+  Index output_dim() const { return W_.value.rows(); }
+  double scale() const { return scale_; }
+
+  void initialize(Rng& rng) {
+    for (Index j = 0; j < W_.value.cols(); ++j)
+      for (Index i = 0; i < W_.value.rows(); ++i) W_.value(i, j) = S(scale_ * rng.normal());
+    for (Index i = 0; i < phi_.value.rows(); ++i)
+      phi_.value(i, 0) = S(2.0 * 3.14159265358979323846 * rng.uniform());
+  }
+
+  const Matrix<S>& forward(const Matrix<S>& x) {
+    a_.resize(W_.value.rows(), x.cols());
+    detail::tiled_product<false>(a_, W_.value, x);
+    a_.colwise() += phi_.value.col(0);
+    cos_.resize(a_.rows(), a_.cols());
+    cos_.array() = a_.array().cos();  // kept for backward
+    a_.array() = a_.array().sin();
+    return a_;
+  }
+
+  /// No trainable parameters: backward is backward_input.
+  const Matrix<S>& backward(const Matrix<S>& g) { return backward_input(g); }
+
+  const Matrix<S>& backward_input(const Matrix<S>& g) {
+    t_.resize(g.rows(), g.cols());
+    t_.array() = g.array() * cos_.array();
+    dx_.resize(W_.value.cols(), g.cols());
+    detail::tiled_product<false>(dx_, W_.value.transpose(), t_);
+    return dx_;
+  }
+
+  template <class F>
+  void for_each_parameter(F&& f) {
+    f(W_);
+    f(phi_);
+  }
+
+ private:
+  Parameter<S> W_, phi_;
+  double scale_;
+  Matrix<S> a_, cos_, t_, dx_;
+};
+
 namespace detail {
 
 /// Shared plumbing of the element-wise activations: Derived provides

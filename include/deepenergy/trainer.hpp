@@ -45,6 +45,11 @@ struct TrainerOptions {
   std::optional<double> latent_bound;  ///< when set, overrides the latent's c (U[-c, c])
   std::uint64_t seed = 0;
   double clip_norm = 0.0;  ///< clip each network's gradient to this global L2 norm; 0 = off
+  /// Langevin refinement of the negative phase: this many steps of
+  /// x <- x - (eps^2 / 2) dE/dx + eps N(0, I) on the generator's samples
+  /// before eq. 4 sees them (0 = off, the paper's negative phase).
+  Index langevin_steps = 0;
+  double langevin_step_size = 0.01;  ///< eps above, in the data's (model) units
 
   /// What train() does when a step produces a non-finite loss or gradient.
   enum class OnDivergence {
@@ -75,6 +80,10 @@ struct TrainerOptions {
       bad("latent_bound", std::to_string(*latent_bound), "a positive finite number");
     if (!(clip_norm >= 0.0) || !std::isfinite(clip_norm))
       bad("clip_norm", std::to_string(clip_norm), "zero (off) or a positive finite number");
+    if (langevin_steps < 0)
+      bad("langevin_steps", std::to_string(langevin_steps), "zero (off) or a positive integer");
+    if (!(langevin_step_size > 0.0) || !std::isfinite(langevin_step_size))
+      bad("langevin_step_size", std::to_string(langevin_step_size), "a positive finite number");
     if (max_rollbacks < 0)
       bad("max_rollbacks", std::to_string(max_rollbacks), "a non-negative integer");
     if (!(rollback_lr_factor > 0.0 && rollback_lr_factor < 1.0))
@@ -247,8 +256,32 @@ class DeepEnergyGAN {
   /// the energy's grads; returns -mean_j E(G(z_j)) plus any extra terms.
   double negative_phase() {
     const Matrix<S>& x = generator_.sample(options_.batch_size, rng_);
-    return energy_phase(x, Phase::negative, S(-1) / S(options_.batch_size));
+    if (options_.langevin_steps == 0)
+      return energy_phase(x, Phase::negative, S(-1) / S(options_.batch_size));
+    langevin_refine(x);
+    return energy_phase(negative_, Phase::negative, S(-1) / S(options_.batch_size));
   }
+
+  /// Runs options().langevin_steps Langevin steps on E from x (the
+  /// generator's samples); the result is negative_samples(). Short-run
+  /// Langevin from a generator's samples is the cooperative scheme of Xie et
+  /// al. 2018 (CoopNets): the negative phase then sees samples closer to
+  /// exp(-E) than G's own, so eq. 4 is nearer the maximum-likelihood gradient
+  /// even while G lags behind the energy.
+  void langevin_refine(const Matrix<S>& x) {
+    negative_ = x;
+    const S eps = S(options_.langevin_step_size);
+    const S drift = S(0.5) * eps * eps;
+    weights_.setConstant(x.cols(), S(1));
+    for (Index t = 0; t < options_.langevin_steps; ++t) {
+      energy_.energy(negative_);
+      negative_.noalias() -= drift * energy_.input_gradient(weights_);
+      for (Index k = 0; k < negative_.size(); ++k) negative_(k) += eps * S(rng_.normal());
+    }
+  }
+
+  /// The negative phase's samples after the last langevin_refine.
+  const Matrix<S>& negative_samples() const { return negative_; }
 
   /// One generator update (eq. 5): descend mean_j E(G(z_j)).
   void generator_update(StepInfo& info) {
@@ -489,7 +522,7 @@ class DeepEnergyGAN {
   Index rollbacks_ = 0;
   Snapshot snapshot_;
   double last_mean_ = 0.0;
-  Matrix<S> data_batch_, grad_x_;
+  Matrix<S> data_batch_, grad_x_, negative_;
   RowVector<S> weights_;
 };
 

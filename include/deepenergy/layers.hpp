@@ -6,7 +6,13 @@
 #include <cmath>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "deepenergy/concepts.hpp"
 #include "deepenergy/math.hpp"
@@ -44,12 +50,16 @@ namespace detail {
 /// similar way itself, so the tiling costs nothing measurable; at the paper's
 /// batch size 64 every product is a single tile, i.e. one plain Eigen product.
 template <bool Accumulate, class Dst, class Lhs, class Rhs>
-void tiled_product(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
-  using S = typename Dst::Scalar;
+void tiled_product_serial(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
+  using S = typename std::remove_reference_t<Dst>::Scalar;
   constexpr Index kTileK = 128;
   constexpr Index kTileMN =
       std::max<Index>(16, Index(EIGEN_STACK_ALLOCATION_LIMIT) / (kTileK * Index(sizeof(S))));
   const Index m = lhs.rows(), k = lhs.cols(), n = rhs.cols();
+  if (k == 0) {  // an empty sum: the tile loop below would not touch dst
+    if constexpr (!Accumulate) dst.setZero();
+    return;
+  }
   if (m <= kTileMN && n <= kTileMN && k <= kTileK) {
     if constexpr (Accumulate)
       dst.noalias() += lhs * rhs;
@@ -71,6 +81,72 @@ void tiled_product(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
       }
     }
   }
+}
+
+/// With OpenMP and Eigen::nbThreads() > 1, a product of at least 4 MFLOP
+/// (the paper's width from batch ~128 on) is split between the threads: by
+/// columns of dst when it has at least 64 per thread (the batch, in forward
+/// products and input gradients), otherwise along the inner dimension (an
+/// out x in weight gradient summed over a small batch), each thread summing
+/// its share into its own buffer. Each share runs as the serial tiled
+/// product, so these products allocate nothing once the buffers have grown
+/// to the largest shape. Smaller products go to Eigen unchanged, which may
+/// use its own threads (and allocate) for them.
+template <bool Accumulate, class Dst, class Lhs, class Rhs>
+void tiled_product(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
+#ifdef _OPENMP
+  using S = typename Dst::Scalar;
+  const Index m = lhs.rows(), k = lhs.cols(), n = rhs.cols();
+  const int threads = Eigen::nbThreads();
+  // Below that the fork and join cost about as much as the product saves.
+  if (threads > 1 && !omp_in_parallel() && double(m) * double(n) * double(k) >= 4e6) {
+    if (n >= Index(threads) * 64) {
+      const Index chunk = (n + threads - 1) / threads;
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int t = 0; t < threads; ++t) {
+        const Index j = Index(t) * chunk;
+        if (j < n) {
+          const Index nj = std::min(chunk, n - j);
+          tiled_product_serial<Accumulate>(dst.middleCols(j, nj), lhs, rhs.middleCols(j, nj));
+        }
+      }
+      return;
+    }
+    if (k >= Index(threads) * 64) {
+      // One buffer per thread but the first, owned by the calling thread;
+      // storage that only grows, so products of different shapes sharing
+      // this instantiation do not reallocate in turn.
+      thread_local std::vector<std::vector<S>> buffers;
+      // The calling thread's buffers; inside the region `buffers` would name
+      // each worker's own (empty) thread_local vector.
+      std::vector<std::vector<S>>& partial = buffers;
+      if (partial.size() < std::size_t(threads)) partial.resize(std::size_t(threads));
+      for (int t = 1; t < threads; ++t)
+        if (partial[std::size_t(t)].size() < std::size_t(m * n))
+          partial[std::size_t(t)].resize(std::size_t(m * n));
+      const Index chunk = (k + threads - 1) / threads;
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int t = 0; t < threads; ++t) {
+        const Index p = Index(t) * chunk;
+        const Index kp = p < k ? std::min(chunk, k - p) : 0;
+        if (t == 0) {
+          tiled_product_serial<Accumulate>(dst.middleCols(0, n), lhs.middleCols(p, kp),
+                                           rhs.middleRows(p, kp));
+        } else {
+          Eigen::Map<Matrix<S>> buf(partial[std::size_t(t)].data(), m, n);
+          if (kp > 0)
+            tiled_product_serial<false>(buf, lhs.middleCols(p, kp), rhs.middleRows(p, kp));
+          else
+            buf.setZero();
+        }
+      }
+      for (int t = 1; t < threads; ++t)
+        dst += Eigen::Map<const Matrix<S>>(partial[std::size_t(t)].data(), m, n);
+      return;
+    }
+  }
+#endif
+  tiled_product_serial<Accumulate>(dst.middleCols(0, dst.cols()), lhs, rhs);
 }
 
 }  // namespace detail

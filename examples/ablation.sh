@@ -44,7 +44,11 @@ run_one() {  # dataset recipe seed
   [[ -f "$dir/metrics.json" ]] && return 0
   mkdir -p "$dir"
   # shellcheck disable=SC2046
-  if ! "$spiral" --dataset "$1" --seed "$3" --out "$dir" $(flags_of "$2") > "$dir/log.txt" 2>&1; then
+  local rc=0
+  "$spiral" --dataset "$1" --seed "$3" --out "$dir" $(flags_of "$2") > "$dir/log.txt" 2>&1 || rc=$?
+  if (( rc == 130 || rc == 143 )); then
+    rm -rf "$dir"  # interrupted: run it again next time
+  elif (( rc != 0 )); then
     echo "run failed (see $dir/log.txt): $spiral --dataset $1 --seed $3 $(flags_of "$2")" >&2
     echo '{"failed": true}' > "$dir/metrics.json"
   fi
@@ -74,16 +78,20 @@ for d in datasets:
     for r in recipes:
         ms = []
         for s in seeds:
-            with open(f"{out}/{d}/{r}/seed{s}/metrics.json") as f:
-                m = json.load(f)
+            try:
+                with open(f"{out}/{d}/{r}/seed{s}/metrics.json") as f:
+                    m = json.load(f)
+            except FileNotFoundError:  # interrupted run
+                m = {"failed": True}
             ms.append(m)
         ok = [m for m in ms if not m.get("failed")]
-        gap = [m["gap"] for m in ok]
+        # Non-finite numbers are null in metrics.json: leave them out.
+        gap = [m["gap"] for m in ok if m.get("gap") is not None]
         modes = [m["modes_covered"] for m in ok if m.get("modes_covered") is not None]
         total = next((m["modes_total"] for m in ok if m.get("modes_total")), None)
         hq = [100 * m["high_quality_fraction"] for m in ok if m.get("high_quality_fraction") is not None]
         print(f"| {d} | {r} | {len(ok)}/{len(ms)} | {fmt(gap, '{:.2f}')} | "
               f"{fmt(modes, '{:.0f}') + '/' + str(total) if modes else '-'} | "
-              f"{fmt(hq, '{:.0f}%') if hq else '-'} | {fmt([m['mmd2'] for m in ok], '{:.1e}')} | "
+              f"{fmt(hq, '{:.0f}%') if hq else '-'} | {fmt([m['mmd2'] for m in ok if m.get('mmd2') is not None], '{:.1e}')} | "
               f"{fmt([m['train_seconds'] for m in ok], '{:.0f}')} |")
 PY

@@ -208,6 +208,13 @@ const std::vector<double>& extra(const CheckpointExtras& e, const std::string& p
   return it->second;
 }
 
+/// A count stored as a double in the checkpoint, checked before the cast.
+Index as_index(const std::string& path, const std::string& key, double v) {
+  if (!std::isfinite(v) || v != std::floor(v) || std::abs(v) > 1e15)
+    throw Error(path + ": setting \"" + key + "\" = " + num(v) + " is not an integer");
+  return Index(v);
+}
+
 /// With --load/--resume the model's settings come from the checkpoint; a flag
 /// given explicitly with another value is a mistake.
 void take_settings(const CheckpointInfo& info, const std::string& path, Options& o,
@@ -232,9 +239,9 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
       throw UsageError("the checkpoint " + path +
                        " was trained on user data; pass the same file again with --data");
   } else {
-    const auto n = static_cast<std::size_t>(id);
-    if (id < 0 || n >= datasets::all_datasets.size())
+    if (!(id >= 0 && id < double(datasets::all_datasets.size())) || id != std::floor(id))
       throw Error(path + ": unknown data set id " + num(id));
+    const auto n = static_cast<std::size_t>(id);
     const std::string name(datasets::all_datasets[n].id);
     if (!o.data.empty())
       throw UsageError("the checkpoint " + path + " was trained on the " + name +
@@ -243,7 +250,7 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   }
   const std::uint64_t seed = join64(extra(e, path, "seed", 2));
   check("--seed", o.seed, seed, std::to_string(seed));
-  const Index batch = Index(extra(e, path, "batch", 1)[0]);
+  const Index batch = as_index(path, "batch", extra(e, path, "batch", 1)[0]);
   check("--batch", o.batch, batch, std::to_string(batch));
   const double lr = extra(e, path, "lr", 1)[0];
   check("--lr", o.lr, lr, num(lr, 17));
@@ -252,7 +259,11 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   // The settings added in format 2, each a number checked the same way.
   const auto setting = [&](const char* flag, const char* key, auto& value) {
     const double stored = extra(e, path, key, 1)[0];
-    check(flag, value, static_cast<std::remove_cvref_t<decltype(value)>>(stored), num(stored, 17));
+    using T = std::remove_cvref_t<decltype(value)>;
+    if constexpr (std::is_integral_v<T>)
+      check(flag, value, T(as_index(path, key, stored)), num(stored, 17));
+    else
+      check(flag, value, stored, num(stored, 17));
   };
   setting("--energy-lr", "energy_lr", o.energy_lr);
   setting("--entropy-bandwidth", "entropy_bandwidth", o.entropy_bandwidth);
@@ -269,7 +280,7 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   check("--no-standardize", o.no_standardize, no_std,
         no_std ? "no standardisation" : "standardisation");
   if (extra(e, path, "hidden", 1)[0] != 128.0 || extra(e, path, "latent_dim", 1)[0] != 4.0)
-    throw Error(path + ": the model is not the paper configuration (hidden 128, latent 4)");
+    throw Error(path + ": the model is not the examples' (hidden 128, latent 4)");
 }
 
 // ---------------------------------------------------------------------------
@@ -550,8 +561,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--eval-out", o.eval_out,
                  "where --eval writes x,y,energy,log_density per point (default: <out>/eval.csv)");
   app.add_option("--entropy", o.entropy,
-                 "weight of the generator's entropy term (KernelEntropy); 0 = the paper's literal "
-                 "recipe")
+                 "weight of the generator's entropy term (KernelEntropy); 0 = off (eq. 5 alone)")
       ->capture_default_str();
   app.add_option("--entropy-bandwidth", o.entropy_bandwidth,
                  "KernelEntropy's kernel width in model units; 0 = the median heuristic")
@@ -616,6 +626,11 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       std::cerr << "error: " << e.what() << '\n';
       return 2;
     }
+    try {
+      validate(o);  // the values taken from the checkpoint, too
+    } catch (const UsageError& e) {
+      throw Error(ckpt_in + ": a setting stored in the checkpoint is invalid: " + e.what());
+    }
   }
   Eigen::setNbThreads(o.threads);
 
@@ -642,7 +657,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   }
   const Matrix<S> train_model = st.transform(d.train).cast<S>();
 
-  // The model: the paper's configuration plus the generator's entropy term.
+  // The model: the paper's networks, by default with Fourier input features,
+  // plus the generator's entropy term and the energy regularisers (off at 0).
   paper::Config config;
   config.base_sigma = o.base_sigma;
   config.latent_bound = o.latent_bound;

@@ -104,6 +104,7 @@ class EnergyMagnitudePenalty {
 
   template <class S>
   double energy_term(Phase, const RowVector<S>& e, RowVector<S>& weights) {
+    if (alpha_ == 0.0) return 0.0;  // off: not even 0 * inf from a huge energy
     const double n = double(e.cols());
     weights.array() += S(2.0 * alpha_ / n) * e.array();
     return alpha_ * double(e.squaredNorm()) / n;

@@ -264,10 +264,12 @@ class DeepEnergyGAN {
 
   /// Runs options().langevin_steps Langevin steps on E from x (the
   /// generator's samples); the result is negative_samples(). Short-run
-  /// Langevin from a generator's samples is the cooperative scheme of Xie et
-  /// al. 2018 (CoopNets): the negative phase then sees samples closer to
+  /// Langevin from a generator's samples is the sampling half of Xie et al.
+  /// 2018's cooperative training (CoopNets; here G still learns from eq. 5,
+  /// not from the refined samples): the negative phase sees samples closer to
   /// exp(-E) than G's own, so eq. 4 is nearer the maximum-likelihood gradient
-  /// even while G lags behind the energy.
+  /// even while G lags behind the energy. The energy runs in its current mode,
+  /// so a BatchNorm inside it updates its running averages at every step.
   void langevin_refine(const Matrix<S>& x) {
     negative_ = x;
     const S eps = S(options_.langevin_step_size);

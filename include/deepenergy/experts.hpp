@@ -57,11 +57,15 @@ class SoftplusExperts {
     // (1/(1+e) for a > 0, e/(1+e) for a < 0, 1/2 at a = 0; Eigen 3.4 has no
     // vectorised sign or select, the division gives it). g_ is the workspace
     // for e; backward overwrites it.
-    g_.array() = (-a_.array().abs()).exp();
-    energy.noalias() -= (a_.array().max(S(0)) + g_.array().log1p()).matrix().colwise().sum();
-    a_.array() =
-        (a_.array() / a_.array().abs().max(std::numeric_limits<S>::min())).max(g_.array()) /
-        (S(1) + g_.array());
+    // Column blocks: split between threads at large batches (layers.hpp).
+    g_.resize(a_.rows(), a_.cols());
+    detail::for_column_blocks(a_.rows(), a_.cols(), [&](Index j, Index n) {
+      auto a = a_.middleCols(j, n).array();
+      auto e = g_.middleCols(j, n).array();
+      e = (-a.abs()).exp();
+      energy.middleCols(j, n).noalias() -= (a.max(S(0)) + e.log1p()).matrix().colwise().sum();
+      a = (a / a.abs().max(std::numeric_limits<S>::min())).max(e) / (S(1) + e);
+    });
   }
 
   void backward(const RowVector<S>& weight, Matrix<S>& grad_h) {
@@ -88,7 +92,11 @@ class SoftplusExperts {
  private:
   // dE/da = -sigmoid(a), times each sample's weight.
   void scale(const RowVector<S>& weight) {
-    g_.noalias() = -(a_.array().rowwise() * weight.array()).matrix();
+    g_.resize(a_.rows(), a_.cols());
+    detail::for_column_blocks(a_.rows(), a_.cols(), [&](Index j, Index n) {
+      g_.middleCols(j, n).array() =
+          -(a_.middleCols(j, n).array().rowwise() * weight.middleCols(j, n).array());
+    });
   }
 
   Parameter<S> W_, b_;

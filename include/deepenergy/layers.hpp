@@ -317,6 +317,28 @@ class FourierFeatures {
 
 namespace detail {
 
+/// Calls f(first_column, column_count) on column blocks of a rows x cols
+/// element-wise job: split between the OpenMP threads when Eigen::nbThreads()
+/// > 1 and the job has at least 64k elements (so that at the paper's width
+/// batches from 512 on use both cores in activations too), else once.
+template <class F>
+void for_column_blocks(Index rows, Index cols, F&& f) {
+#ifdef _OPENMP
+  const int threads = Eigen::nbThreads();
+  if (threads > 1 && !omp_in_parallel() && rows * cols >= 65536 && cols >= Index(threads) * 16) {
+    const Index chunk = (cols + threads - 1) / threads;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const Index j = Index(t) * chunk;
+      if (j < cols) f(j, std::min(chunk, cols - j));
+    }
+    return;
+  }
+#endif
+  (void)rows;
+  f(Index(0), cols);
+}
+
 /// Shared plumbing of the element-wise activations: Derived provides
 /// apply(x, y) and gradient(x, y, g, dx).
 template <class S, class Derived>
@@ -327,12 +349,18 @@ class Activation {
   const Matrix<S>& forward(const Matrix<S>& x) {
     x_ = &x;
     y_.resize(x.rows(), x.cols());
-    static_cast<Derived*>(this)->apply(x.array(), y_.array());
+    for_column_blocks(x.rows(), x.cols(), [&](Index j, Index n) {
+      static_cast<Derived*>(this)->apply(x.middleCols(j, n).array(), y_.middleCols(j, n).array());
+    });
     return y_;
   }
   const Matrix<S>& backward(const Matrix<S>& g) {
     dx_.resize(g.rows(), g.cols());
-    static_cast<Derived*>(this)->gradient(x_->array(), y_.array(), g.array(), dx_.array());
+    for_column_blocks(g.rows(), g.cols(), [&](Index j, Index n) {
+      static_cast<Derived*>(this)->gradient(x_->middleCols(j, n).array(),
+                                            y_.middleCols(j, n).array(), g.middleCols(j, n).array(),
+                                            dx_.middleCols(j, n).array());
+    });
     return dx_;
   }
 

@@ -33,6 +33,37 @@ std::vector<Matrix<double>> parameters_of(Net& net) {
   return v;
 }
 
+using ReplayTrainer = DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, SGD>;
+
+/// Recomputes one energy update of `t` (SGD, learning rate 0.1, batch 5) by
+/// hand, replaying its random stream: the data batch, the latents, then
+/// whatever `refine(x, rng)` draws to turn G(z) into the negative samples.
+/// Checks that t.energy_update lands on the same parameters.
+template <class Refine>
+void check_replayed_energy_update(ReplayTrainer& t, const Matrix<double>& data, Refine refine) {
+  ReplayTrainer ref = t;
+  Rng rng = t.rng();
+  Matrix<double> batch(2, 5);
+  for (Index j = 0; j < 5; ++j) batch.col(j) = data.col(Index(rng.below(5)));
+  Matrix<double> z;
+  ref.generator().latent().sample(z, 5, rng);
+  Matrix<double> x = ref.generator().forward(z);
+  refine(ref, x, rng);
+  ref.energy().for_each_parameter([](auto& p) { p.zero_grad(); });
+  ref.energy().energy(batch);
+  ref.energy().backward(RowVector<double>::Constant(5, 1.0 / 5));
+  ref.energy().energy(x);
+  ref.energy().backward(RowVector<double>::Constant(5, -1.0 / 5));
+  std::vector<Matrix<double>> want;
+  ref.energy().for_each_parameter([&](auto& p) { want.push_back(p.value - 0.1 * p.grad); });
+
+  StepInfo info;
+  t.energy_update(data, info);
+  std::size_t i = 0;
+  t.energy().for_each_parameter([&](auto& p) { CHECK(p.value.isApprox(want[i++], 1e-12)); });
+  CHECK(info.energy_loss == doctest::Approx(info.data_energy - info.sample_energy));
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("the paper's recipe moves the generator onto a 2D Gaussian", S, float, double) {
@@ -106,31 +137,8 @@ TEST_CASE("energy update follows eq. 1 and 4: positive minus negative phase") {
   opt.batch_size = 5;
   opt.seed = 3;
   opt.energy_learning_rate = 0.1;
-  using T = DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, SGD>;
-  T t(paper::make_energy<double>(c), paper::make_generator<double>(c), opt);
-  const Matrix<double> data = gaussian_data<double>(5, 4);
-
-  // Replay the trainer's random stream to know its batch and latents.
-  T ref = t;
-  Rng rng = t.rng();
-  Matrix<double> batch(2, 5);
-  for (Index j = 0; j < 5; ++j) batch.col(j) = data.col(Index(rng.below(5)));
-  Matrix<double> z;
-  ref.generator().latent().sample(z, 5, rng);
-  const Matrix<double> xg = ref.generator().forward(z);
-  ref.energy().for_each_parameter([](auto& p) { p.zero_grad(); });
-  ref.energy().energy(batch);
-  ref.energy().backward(RowVector<double>::Constant(5, 1.0 / 5));
-  ref.energy().energy(xg);
-  ref.energy().backward(RowVector<double>::Constant(5, -1.0 / 5));
-  std::vector<Matrix<double>> want;
-  ref.energy().for_each_parameter([&](auto& p) { want.push_back(p.value - 0.1 * p.grad); });
-
-  StepInfo info;
-  t.energy_update(data, info);
-  std::size_t i = 0;
-  t.energy().for_each_parameter([&](auto& p) { CHECK(p.value.isApprox(want[i++], 1e-12)); });
-  CHECK(info.energy_loss == doctest::Approx(info.data_energy - info.sample_energy));
+  ReplayTrainer t(paper::make_energy<double>(c), paper::make_generator<double>(c), opt);
+  check_replayed_energy_update(t, gaussian_data<double>(5, 4), [](auto&, auto&, Rng&) {});
 }
 
 TEST_CASE("TrainerOptions: each bad value is named") {
@@ -164,9 +172,8 @@ TEST_CASE("TrainerOptions: each bad value is named") {
 }
 
 TEST_CASE("Langevin refinement: the negative phase sees x - eps^2/2 dE/dx + eps noise") {
-  // One energy update with SGD(lr) and one Langevin step must equal the
-  // update computed by hand on the refined samples, replaying the trainer's
-  // random stream: data batch, latents, then one normal per coordinate.
+  // One energy update with one Langevin step must equal the update computed
+  // by hand on the refined samples (one normal per coordinate after the latents).
   paper::Config c;
   c.hidden = 6;
   TrainerOptions opt;
@@ -175,33 +182,14 @@ TEST_CASE("Langevin refinement: the negative phase sees x - eps^2/2 dE/dx + eps 
   opt.energy_learning_rate = 0.1;
   opt.langevin_steps = 1;
   opt.langevin_step_size = 0.3;
-  using T = DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, SGD>;
-  T t(paper::make_energy<double>(c), paper::make_generator<double>(c), opt);
-  const Matrix<double> data = gaussian_data<double>(5, 4);
-
-  T ref = t;
-  Rng rng = t.rng();
-  Matrix<double> batch(2, 5);
-  for (Index j = 0; j < 5; ++j) batch.col(j) = data.col(Index(rng.below(5)));
-  Matrix<double> z;
-  ref.generator().latent().sample(z, 5, rng);
-  Matrix<double> x = ref.generator().forward(z);
-  ref.energy().energy(x);
-  const Matrix<double> dEdx = ref.energy().input_gradient(RowVector<double>::Ones(5));
-  x -= 0.5 * 0.3 * 0.3 * dEdx;
-  for (Index k = 0; k < x.size(); ++k) x(k) += 0.3 * rng.normal();
-  ref.energy().for_each_parameter([](auto& p) { p.zero_grad(); });
-  ref.energy().energy(batch);
-  ref.energy().backward(RowVector<double>::Constant(5, 1.0 / 5));
-  ref.energy().energy(x);
-  ref.energy().backward(RowVector<double>::Constant(5, -1.0 / 5));
-  std::vector<Matrix<double>> want;
-  ref.energy().for_each_parameter([&](auto& p) { want.push_back(p.value - 0.1 * p.grad); });
-
-  StepInfo info;
-  t.energy_update(data, info);
-  std::size_t i = 0;
-  t.energy().for_each_parameter([&](auto& p) { CHECK(p.value.isApprox(want[i++], 1e-12)); });
+  ReplayTrainer t(paper::make_energy<double>(c), paper::make_generator<double>(c), opt);
+  check_replayed_energy_update(
+      t, gaussian_data<double>(5, 4), [](ReplayTrainer& ref, Matrix<double>& x, Rng& rng) {
+        ref.energy().energy(x);
+        const Matrix<double> dEdx = ref.energy().input_gradient(RowVector<double>::Ones(5));
+        x -= 0.5 * 0.3 * 0.3 * dEdx;
+        for (Index k = 0; k < x.size(); ++k) x(k) += 0.3 * rng.normal();
+      });
 }
 
 TEST_CASE("Langevin refinement lowers the energy of samples far from a minimum") {

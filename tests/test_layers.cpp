@@ -165,6 +165,36 @@ TEST_CASE_TEMPLATE("tiled_product equals Eigen's product, one thread and several
   Eigen::setNbThreads(saved);
 }
 
+TEST_CASE("activations and softplus experts give the same result on column blocks with threads") {
+  // 128 x 1024 is above for_column_blocks' threshold: with 2 and 3 threads the
+  // element-wise passes run on column blocks, which must not change a value.
+  const Matrix<float> x = random_batch(128, 1024, 21).cast<float>();
+  const Matrix<float> g = random_batch(128, 1024, 22).cast<float>();
+  RowVector<float> w(1024);
+  for (Index j = 0; j < w.size(); ++j) w(j) = float(j % 7) - 3.0f;
+  const int saved = Eigen::nbThreads();
+  auto run = [&](int threads) {
+    Eigen::setNbThreads(threads);
+    ELU<float> elu(0.7f);
+    Matrix<float> out = Matrix<float>::Zero(129, 1024 * 3);  // row 128: the energies
+    out.topLeftCorner(128, 1024) = elu.forward(x);
+    out.block(0, 1024, 128, 1024) = elu.backward(g);
+    Rng rng(5);
+    SoftplusExperts<float> ex(128, 128);  // 128 x 1024: above the threshold too
+    ex.initialize(rng);
+    RowVector<float> e = RowVector<float>::Zero(1024);
+    ex.forward(x, e);
+    Matrix<float> gh = Matrix<float>::Zero(128, 1024);
+    ex.backward_input(w, gh);
+    out.block(0, 2048, 128, 1024) = gh;
+    out.row(128).head(1024) = e;
+    return out;
+  };
+  const Matrix<float> one = run(1);
+  for (int threads : {2, 3}) CHECK(run(threads) == one);
+  Eigen::setNbThreads(saved);
+}
+
 TEST_CASE("FourierFeatures rejects bad sizes and scales") {
   CHECK_THROWS_WITH_AS(FourierFeatures<float>(0, 4, 1.0), doctest::Contains("in=0"), Error);
   CHECK_THROWS_WITH_AS(FourierFeatures<float>(2, 4, 0.0), doctest::Contains("scale = 0"), Error);

@@ -24,6 +24,7 @@ Needs torch (Debian: apt-get install python3-torch, then run it with
 /usr/bin/python3); without it, it says so and exits 0. Not part of CI.
 """
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -111,6 +112,10 @@ def main():
         del args[i:i + 2]
     binary = args[0] if args else None
 
+    # One thread for real: torch.set_num_threads(1) alone leaves OpenBLAS's
+    # own thread pool running (CPU time twice the wall time on a 2-core box).
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
     try:
         import torch
     except ImportError:

@@ -303,12 +303,12 @@ inline Rgb coolwarm(double t) {
 }
 
 /// A short, locale-independent label for v with at most max_chars characters
-/// when possible ("%.3g" style, dropping precision to fit).
-inline std::string format_number(double v, int max_chars = 7) {
+/// when possible ("%.3g" style by default, dropping precision to fit).
+inline std::string format_number(double v, int max_chars = 7, int max_precision = 3) {
   if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
   if (v == 0.0) v = 0.0;  // no "-0"
   std::string best;
-  for (int precision = 3; precision >= 1; --precision) {
+  for (int precision = max_precision; precision >= 1; --precision) {
     char buf[40];
     const auto [ptr, ec] =
         std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, precision);
@@ -528,12 +528,20 @@ inline void write_figure(const std::string& path, const Matrix<double>& data,
     canvas.fill_rect(bx, right.y0 + py, bar_width, 1, c);
   }
   canvas.frame(bx, right.y0, bar_width, size, black);
+  // Three significant digits unless that makes two labels equal (a narrow
+  // range far from zero, e.g. -3203 to -3140 would read "-3e+03" five times).
+  std::array<std::string, 5> bar_labels;
+  for (int precision = 3; precision <= 7; ++precision) {
+    for (int k = 0; k <= 4; ++k)
+      bar_labels[k] = format_number(lo + k / 4.0 * (hi - lo), 7, precision);
+    if (std::adjacent_find(bar_labels.begin(), bar_labels.end()) == bar_labels.end()) break;
+  }
   for (int k = 0; k <= 4; ++k) {
     const double t = k / 4.0;
     const int y = right.y0 + static_cast<int>(std::lround((1.0 - t) * (size - 1)));
     for (int d = 0; d < 4; ++d) canvas.set(bx + bar_width + 1 + d, y, black);
     const int ty = std::clamp(y - th / 2, right.y0 - th / 2, right.y0 + size - th / 2);
-    canvas.text(bx + bar_width + bar_text_gap, ty, format_number(lo + t * (hi - lo)), scale, black);
+    canvas.text(bx + bar_width + bar_text_gap, ty, bar_labels[k], scale, black);
   }
 
   write_png(path, canvas);

@@ -3,6 +3,8 @@
 # and the examples' defaults, trained and evaluated by the spiral program on
 # each data set and seed; prints one Markdown row per (data set, recipe) with
 # the median over seeds and the range, and keeps every run's metrics.json.
+# "NLL jump" is the largest change of the held-out NLL between two of the
+# run's ten evaluations in its second half (metrics.json, nll_trace).
 #
 #   bash examples/ablation.sh [BUILD_DIR] [OUT_DIR]
 #   DATASETS="two-spiral" SEEDS="1 2 3" RECIPES="paper default" JOBS=2 bash examples/ablation.sh
@@ -72,8 +74,8 @@ def fmt(vals, f):
     if not vals: return "failed"
     med = statistics.median(vals)
     return f.format(med) if len(vals) == 1 else f.format(med) + " (" + f.format(min(vals)) + " to " + f.format(max(vals)) + ")"
-print("| data set | recipe | runs | NLL gap (nats) | modes | high quality | MMD^2 | train s |")
-print("|---|---|---|---|---|---|---|---|")
+print("| data set | recipe | runs | NLL gap (nats) | modes | high quality | MMD^2 | NLL jump, 2nd half | train s |")
+print("|---|---|---|---|---|---|---|---|---|")
 for d in datasets:
     for r in recipes:
         ms = []
@@ -93,5 +95,6 @@ for d in datasets:
         print(f"| {d} | {r} | {len(ok)}/{len(ms)} | {fmt(gap, '{:.2f}')} | "
               f"{fmt(modes, '{:.0f}') + '/' + str(total) if modes else '-'} | "
               f"{fmt(hq, '{:.0f}%') if hq else '-'} | {fmt([m['mmd2'] for m in ok if m.get('mmd2') is not None], '{:.1e}')} | "
+              f"{fmt([m['nll_max_jump_second_half'] for m in ok if m.get('nll_max_jump_second_half') is not None], '{:.2g}') if any(m.get('nll_max_jump_second_half') is not None for m in ok) else '-'} | "
               f"{fmt([m['train_seconds'] for m in ok], '{:.0f}')} |")
 PY

@@ -45,4 +45,12 @@ foreach(key steps wall_seconds steps_per_second energy_loss generator_loss log_z
     message(FATAL_ERROR "${OUT}/metrics.json: no number for \"${key}\"")
   endif()
 endforeach()
+# The held-out NLL trace: one value per tenth of training, and the largest
+# jump between two of them in the second half.
+if(NOT json MATCHES "\"nll_trace\": \\[[-0-9]")
+  message(FATAL_ERROR "${OUT}/metrics.json: no held-out NLL values in \"nll_trace\"")
+endif()
+if(NOT json MATCHES "\"nll_max_jump_second_half\": [0-9]")
+  message(FATAL_ERROR "${OUT}/metrics.json: no number for \"nll_max_jump_second_half\"")
+endif()
 message(STATUS "${OUT}: all outputs present")

@@ -399,6 +399,19 @@ class Progress {
       save_();
       saved_step = model.step_count();
     }
+    if (report && held_out_nll) {
+      // Stability check (README, Results): the held-out NLL at every tenth of
+      // training. It reads the model only (no random numbers), so training
+      // takes the same path with or without it.
+      const auto t = Clock::now();
+      double v = std::numeric_limits<double>::quiet_NaN();
+      try {
+        v = held_out_nll();
+      } catch (const Error&) {  // e.g. a non-finite energy on the grid: recorded as null
+      }
+      nll_trace.emplace_back(model.step_count(), v);
+      nll_seconds += std::chrono::duration<double>(Clock::now() - t).count();
+    }
     if (tty_) {
       const double now = seconds();
       if (now - last_draw_ >= 0.2 || model.step_count() == last_) {
@@ -411,11 +424,33 @@ class Progress {
     }
   }
 
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  /// Training time so far, without the held-out NLL evaluations.
+  double seconds() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count() - nll_seconds;
+  }
 
   double energy_loss = std::numeric_limits<double>::quiet_NaN();
   double generator_loss = std::numeric_limits<double>::quiet_NaN();
   std::int64_t saved_step = -1;  ///< step of the last periodic checkpoint, -1 if none
+  /// When set, evaluated at every tenth of training into nll_trace (step, NLL).
+  std::function<double()> held_out_nll;
+  std::vector<std::pair<std::int64_t, double>> nll_trace;
+  double nll_seconds = 0.0;  ///< spent in held_out_nll (not counted as training)
+
+  /// The largest |NLL change| between consecutive trace points that both lie
+  /// in the second half of this run's steps; NaN if there are no such pairs
+  /// or a value in them is NaN (a non-finite energy is never "stable").
+  double max_jump_second_half() const {
+    const std::int64_t half = first_ + (last_ - first_) / 2;
+    double worst = -1.0;
+    for (std::size_t i = 1; i < nll_trace.size(); ++i) {
+      if (nll_trace[i - 1].first <= half) continue;
+      const double jump = std::abs(nll_trace[i].second - nll_trace[i - 1].second);
+      if (std::isnan(jump)) return jump;
+      worst = std::max(worst, jump);
+    }
+    return worst >= 0.0 ? worst : std::numeric_limits<double>::quiet_NaN();
+  }
 
  private:
   std::string line(std::int64_t step, std::int64_t done) const {
@@ -428,7 +463,10 @@ class Progress {
         "step %lld/%lld  energy loss %+.4f  generator loss %+.4f  %.0f steps/s  ETA %.0fs",
         static_cast<long long>(step), static_cast<long long>(last_), energy_loss, generator_loss,
         rate, eta);
-    return buf;
+    std::string text = buf;
+    if (!nll_trace.empty() && nll_trace.back().first == step)
+      text += "  held-out NLL " + num(nll_trace.back().second, 5);
+    return text;
   }
 
   std::int64_t first_, last_, tenth_;
@@ -453,6 +491,21 @@ class Json {
   void boolean(const std::string& key, bool v) { raw(key, v ? "true" : "false"); }
   void string(const std::string& key, const std::string& v) { raw(key, quote(v)); }
   void null(const std::string& key) { raw(key, "null"); }
+  void integers(const std::string& key, const std::vector<std::int64_t>& v) {
+    std::string a = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) a += (i ? ", " : "") + std::to_string(v[i]);
+    raw(key, a + "]");
+  }
+  void numbers(const std::string& key, const std::vector<double>& v) {
+    std::string a = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      char buf[40];
+      const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v[i]);
+      a += (i ? ", " : "") +
+           (std::isfinite(v[i]) && ec == std::errc{} ? std::string(buf, end) : std::string("null"));
+    }
+    raw(key, a + "]");
+  }
   std::string text() const { return "{\n" + body_ + "\n}\n"; }
 
  private:
@@ -577,7 +630,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "negative phase; 0 = the paper's negative phase")
       ->capture_default_str();
   app.add_option("--langevin-step-size", o.langevin_step_size,
-                 "Langevin step size eps (x -= eps^2/2 dE/dx, plus eps N(0, I)), model units")
+                 "Langevin step size eps (x -= eps^2/2 dE/dx, plus eps N(0, I)), model units; "
+                 "by default 0.35 of a built-in mixture's component stddev where that is narrower "
+                 "than 0.05 (0.0049 for the 8 Gaussians, 0.0062 for the 25)")
       ->capture_default_str();
   app.add_option("--gradient-penalty", o.gradient_penalty,
                  "weight of lambda |dE/dx|^2 on the data (GradientPenalty); 0 = off")
@@ -651,6 +706,14 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     }
   }
   const double log_det = st.log_det_jacobian();
+  // Langevin step: 0.05 model units, unless a built-in mixture's components
+  // are narrower than that; then 0.35 of their stddev, so that a step stays
+  // well inside a mode (with 0.05 the 8 and 25 Gaussians' energy wells grow
+  // without bound; README, Results). The spirals' components are wider.
+  if (ckpt_in.empty() && app.count("--langevin-step-size") == 0 && d.stddev > 0.0) {
+    const double component = d.stddev / st.stddev().maxCoeff();  // model units
+    if (component < o.langevin_step_size) o.langevin_step_size = 0.35 * component;
+  }
   const std::uint64_t hash = data_hash(d.train);
   if (!ckpt_in.empty() && d.id == user_data_id) {
     if (join64(extra(info.extras, ckpt_in, "data.hash", 2)) != hash)
@@ -719,11 +782,25 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     const std::int64_t last = o.load.empty() ? std::max(o.steps, first) : first;
     double train_seconds = 0.0;
     Progress progress(first, last, [&] { save_checkpoint(ckpt_out, model, extras, description); });
+    // A std::function, so the evaluation (here and below) is compiled once for both models.
+    const std::function<RowVector<double>(const Matrix<double>&)> energy_fn =
+        [&model](const Matrix<double>& x) -> RowVector<double> {
+      const Matrix<S> xf = x.cast<S>();
+      return model.energy().energy(xf).template cast<double>();
+    };
+    const Matrix<double> train_model_d = train_model.cast<double>();
+    const Matrix<double> test_model = st.transform(d.test);
+    progress.held_out_nll = [&] {
+      const double log_z =
+          eval::log_partition(energy_fn, eval::box_from_data(train_model_d), 2 * o.eval_grid);
+      return eval::nll(energy_fn, test_model, log_z) - log_det;
+    };
     if (last > first) {
       std::cerr << "training " << d.name << ": steps " << first + 1 << " to " << last << " (batch "
                 << o.batch << ", lr " << num(o.lr) << ", energy lr " << num(o.energy_lr)
-                << ", entropy " << num(o.entropy) << ", Langevin steps " << o.langevin_steps << ", "
-                << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
+                << ", entropy " << num(o.entropy) << ", Langevin steps " << o.langevin_steps
+                << " of size " << num(o.langevin_step_size, 3) << ", " << o.threads
+                << (o.threads == 1 ? " thread" : " threads") << ")\n";
       InterruptGuard guard;
       try {
         model.train(train_model, last - first, progress);
@@ -750,12 +827,6 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     if (o.load.empty()) save_checkpoint(ckpt_out, model, extras, description);
 
     // ---- outputs: samples, energy grid, figure ----
-    // A std::function, so the evaluation below is compiled once for both models.
-    const std::function<RowVector<double>(const Matrix<double>&)> energy_fn =
-        [&model](const Matrix<double>& x) -> RowVector<double> {
-      const Matrix<S> xf = x.cast<S>();
-      return model.energy().energy(xf).template cast<double>();
-    };
     Rng sample_rng(derive_seed(o.seed, sample_stream));
     const Matrix<double> samples_model =
         model.generator().sample(sample_count, sample_rng).template cast<double>();
@@ -800,7 +871,6 @@ int run(int argc, char** argv, const std::string& default_dataset) {
 
     // ---- evaluation ----
     const auto eval_start = Clock::now();
-    const Matrix<double> train_model_d = train_model.cast<double>();
     const eval::PartitionEstimate pz =
         eval::log_partition_with_error(energy_fn, eval::box_from_data(train_model_d), o.eval_grid);
     const double nll = eval::nll(energy_fn, st.transform(d.test), pz.log_z) - log_det;
@@ -892,6 +962,18 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       j.null("high_quality_fraction");
     }
     j.number("alignment_kl", align_kl);
+    {
+      std::vector<std::int64_t> steps;
+      std::vector<double> values;
+      for (const auto& [step, v] : progress.nll_trace) {
+        steps.push_back(step);
+        values.push_back(v);
+      }
+      j.integers("nll_trace_steps", steps);
+      j.numbers("nll_trace", values);
+      j.number("nll_max_jump_second_half", progress.max_jump_second_half());
+      j.number("nll_trace_seconds", progress.nll_seconds);
+    }
     j.string("units",
              "log_z and alignment_kl in model units (standardised coordinates); test_nll, "
              "oracle_entropy, gap and kde_* in nats in the data's own units");
@@ -919,6 +1001,14 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                                std::to_string(d.centres.cols()) + ", high quality " +
                                num(100.0 * modes->high_quality_fraction, 3) + "%");
     row("alignment KL(P_G || P_E)", num(align_kl, 4));
+    if (!progress.nll_trace.empty()) {
+      const double jump = progress.max_jump_second_half();
+      row("held-out NLL, 2nd half",
+          "largest change between evaluations " + (std::isnan(jump) ? "n/a" : num(jump, 3)) +
+              " nats (" + std::to_string(progress.nll_trace.size()) +
+              " evaluations, every tenth of this run; " + num(progress.nll_seconds, 2) +
+              " s, not in the training time)");
+    }
     std::printf("wrote %s/{figure.png, samples.csv, energy_grid.csv, %smetrics.json}\n",
                 o.out.c_str(), o.load.empty() ? "model.ckpt, " : "");
     if (!o.eval.empty()) std::printf("wrote %s (x, y, energy, log_density)\n", o.eval_out.c_str());

@@ -873,7 +873,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     const auto eval_start = Clock::now();
     const eval::PartitionEstimate pz =
         eval::log_partition_with_error(energy_fn, eval::box_from_data(train_model_d), o.eval_grid);
-    const double nll = eval::nll(energy_fn, st.transform(d.test), pz.log_z) - log_det;
+    const double nll = eval::nll(energy_fn, test_model, pz.log_z) - log_det;
     Rng oracle_rng(derive_seed(o.seed, oracle_stream));
     std::optional<eval::Estimate> oracle;
     if (d.centres.cols() > 0)

@@ -61,6 +61,14 @@ namespace deepenergy {
 //       Sizes known at compile time (or Dynamic); mismatches then fail to
 //       compile instead of throwing.
 //   void set_training(bool);                  // train/inference mode (BatchNorm)
+//   static constexpr bool independent_samples = true;
+//       Declares that each output column depends only on the same input
+//       column (no batch statistics, unlike BatchNorm in training mode).
+//       When every part of a network (the energy model, or the generator)
+//       declares it, DeepEnergyGAN runs large batches through that network
+//       in cache-sized column blocks and sums their gradients (unless a loss
+//       term's hooks need the whole batch; TrainerOptions::block_columns).
+//       Leave it out when unsure: the layer then always sees whole batches.
 //
 // The library guarantees
 //   - forward is called before backward/backward_input on the same batch;
@@ -111,6 +119,8 @@ concept Layer = requires(L& l, const Matrix<typename L::Scalar>& m) {
 //       backward without parameter gradients; REQUIRED when it has parameters.
 //   static constexpr bool reads_raw_input = true;
 //       The expert sees the raw input x instead of the features f(x).
+//   static constexpr bool independent_samples = true;
+//       Each sample's energy depends only on that sample (as for Layer).
 //
 // The library guarantees
 //   - `energy` already has one entry per column of `input` and holds the sum
@@ -194,6 +204,12 @@ concept HasSetTraining = requires(T& t) {
 template <class T>
 concept ReadsRawInput = requires {
   requires T::reads_raw_input;
+};
+/// T declares independent_samples (see Layer): its columns may be processed
+/// in separate blocks.
+template <class T>
+concept IndependentSamples = requires {
+  requires T::independent_samples;
 };
 
 /// Compile-time input size of a layer, Dynamic if unknown, or -2 if the layer

@@ -35,6 +35,10 @@ class EnergyModel {
                                               ? detail::static_input_dim_of<FeatureNet>()
                                               : Dynamic;
 
+  /// Every part processes samples independently (see Layer in concepts.hpp).
+  static constexpr bool independent_samples =
+      detail::IndependentSamples<FeatureNet> && (detail::IndependentSamples<Experts> && ...);
+
   explicit EnergyModel(FeatureNet features, Experts... experts)
       : features_(std::move(features)), experts_(std::move(experts)...) {
     check_sizes();

@@ -22,6 +22,7 @@ template <class S = float>
 class SoftplusExperts {
  public:
   using Scalar = S;
+  static constexpr bool independent_samples = true;
 
   SoftplusExperts(Index features, Index experts, Init init = Init::glorot())
       : W_("SoftplusExperts.W", experts, features),
@@ -113,6 +114,7 @@ class QuadraticBase {
  public:
   using Scalar = S;
   static constexpr bool reads_raw_input = true;
+  static constexpr bool independent_samples = true;
 
   explicit QuadraticBase(Index dim, double sigma = 1.0, bool learn_sigma = false)
       : dim_(dim), log_sigma_("QuadraticBase.log_sigma", 1, 1), learn_(learn_sigma) {
@@ -166,6 +168,7 @@ class LinearBase {
  public:
   using Scalar = S;
   static constexpr bool reads_raw_input = true;
+  static constexpr bool independent_samples = true;
 
   explicit LinearBase(Index dim) : b_("LinearBase.b", dim, 1) {
     if (dim <= 0) throw Error("LinearBase: dim must be positive, got " + std::to_string(dim));

@@ -74,6 +74,8 @@ class Generator {
                 "must have the same Scalar");
   static constexpr int static_output_dim =
       detail::static_output_dim_of<Net>() >= 0 ? detail::static_output_dim_of<Net>() : Dynamic;
+  /// Samples are generated independently when the network's layers say so.
+  static constexpr bool independent_samples = detail::IndependentSamples<Net>;
 
   Generator(Net net, Latent latent) : net_(std::move(net)), latent_(std::move(latent)) {
     if constexpr (detail::HasInputDim<Net>)
@@ -93,6 +95,12 @@ class Generator {
   const Matrix<Scalar>& sample(Index batch, Rng& rng) {
     latent_.sample(z_, batch, rng);
     return net_.forward(z_);
+  }
+  /// Draws a batch of latents (what sample() feeds the network), without the
+  /// forward pass: the trainer runs it on column blocks of them.
+  const Matrix<Scalar>& sample_latents(Index batch, Rng& rng) {
+    latent_.sample(z_, batch, rng);
+    return z_;
   }
   /// G(z) for given latents (kept alive by the caller until backward).
   const Matrix<Scalar>& forward(const Matrix<Scalar>& z) { return net_.forward(z); }

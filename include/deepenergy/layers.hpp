@@ -157,6 +157,7 @@ template <class S = float, int In = Dynamic, int Out = Dynamic>
 class Dense {
  public:
   using Scalar = S;
+  static constexpr bool independent_samples = true;
   static constexpr int static_input_dim = In;
   static constexpr int static_output_dim = Out;
 
@@ -251,6 +252,7 @@ template <class S = float, int In = Dynamic, int Out = Dynamic>
 class FourierFeatures {
  public:
   using Scalar = S;
+  static constexpr bool independent_samples = true;
   static constexpr int static_input_dim = In;
   static constexpr int static_output_dim = Out;
 
@@ -345,6 +347,7 @@ template <class S, class Derived>
 class Activation {
  public:
   using Scalar = S;
+  static constexpr bool independent_samples = true;
 
   const Matrix<S>& forward(const Matrix<S>& x) {
     x_ = &x;
@@ -467,6 +470,7 @@ template <class S = float>
 class Identity {
  public:
   using Scalar = S;
+  static constexpr bool independent_samples = true;
   const Matrix<S>& forward(const Matrix<S>& x) { return x; }
   const Matrix<S>& backward(const Matrix<S>& g) { return g; }
 };
@@ -517,6 +521,7 @@ class Sequential {
   // output size of each layer is the input size of the next one.
   static_assert(static_sizes_chain(),
                 "deepenergy: size mismatch between adjacent layers of a Sequential");
+  static constexpr bool independent_samples = (detail::IndependentSamples<Layers> && ...);
 
   explicit Sequential(Layers... layers) : layers_(std::move(layers)...) { check_sizes(); }
 

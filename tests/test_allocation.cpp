@@ -141,16 +141,18 @@ template <class... Terms>
 using TrainerOf = DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad, Terms...>;
 
 template <class... Terms>
-void check_no_allocation(Index batch) {
+void check_no_allocation(Index batch, Index langevin_steps = 0) {
   Eigen::setNbThreads(1);
   const Matrix<float> data = datasets::two_spiral<float>(4096, 3);
   TrainerOptions opt;
   opt.batch_size = batch;
   opt.seed = 9;
+  opt.langevin_steps = langevin_steps;
   TrainerOf<Terms...> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt,
                               AdaGrad{}, Terms{}...);
   const Counts c = count_steps(trainer, data, 100);
-  INFO("batch " << batch << ": operator new calls " << c.news << ", malloc calls " << c.mallocs);
+  INFO("batch " << batch << ", Langevin steps " << langevin_steps << ": operator new calls "
+                << c.news << ", malloc calls " << c.mallocs);
   CHECK(c.news == 0);
 #ifdef DEEPENERGY_COUNT_MALLOC
   CHECK(c.mallocs == 0);
@@ -177,9 +179,13 @@ TEST_CASE("the counting allocators see allocations") {
 TEST_CASE("a steady-state train step of the paper trainer allocates nothing") {
   check_no_allocation<>(64);
   check_no_allocation<>(1024);
+  check_no_allocation<>(1001);  // column blocks of 251, the last overlapping by 3
+  check_no_allocation<>(1001, 2);
 }
 
 TEST_CASE("a steady-state train step with KernelEntropy allocates nothing") {
   check_no_allocation<KernelEntropy<float>>(64);
   check_no_allocation<KernelEntropy<float>>(1024);
+  check_no_allocation<KernelEntropy<float>>(1001);
+  check_no_allocation<KernelEntropy<float>>(1001, 2);
 }

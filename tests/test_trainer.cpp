@@ -169,6 +169,9 @@ TEST_CASE("TrainerOptions: each bad value is named") {
   o = {};
   o.langevin_step_size = 0.0;
   fails(o, "langevin_step_size");
+  o = {};
+  o.block_columns = -1;
+  fails(o, "block_columns = -1, expected zero (off) or a positive integer");
 }
 
 TEST_CASE("Langevin refinement: the negative phase sees x - eps^2/2 dE/dx + eps noise") {
@@ -525,4 +528,197 @@ TEST_CASE("train() names a negative step count") {
   const Matrix<float> data = gaussian_data<float>(10, 1);
   CHECK_THROWS_WITH_AS(t.train(data, -3), doctest::Contains("steps = -3, expected >= 0"), Error);
   CHECK(t.step_count() == 0);
+}
+
+namespace {
+// An expert that adds nothing to the energy and records the widest batch its
+// forward saw; Independent says whether it declares independent_samples.
+template <class S, bool Independent>
+struct ColumnSpy {
+  using Scalar = S;
+  static constexpr bool reads_raw_input = true;
+  static constexpr bool independent_samples = Independent;
+  Index widest = 0, calls = 0;
+  void forward(const Matrix<S>& x, RowVector<S>&) {
+    widest = std::max(widest, x.cols());
+    ++calls;
+  }
+  void backward(const RowVector<S>&, Matrix<S>&) {}
+};
+
+template <class S, bool Independent>
+using SpiedEnergy = EnergyModel<Sequential<Dense<S>, ReLU<S>, Dense<S>, ReLU<S>>,
+                                SoftplusExperts<S>, QuadraticBase<S>, ColumnSpy<S, Independent>>;
+
+template <class S, bool Independent>
+SpiedEnergy<S, Independent> spied_energy() {
+  return SpiedEnergy<S, Independent>(Sequential<Dense<S>, ReLU<S>, Dense<S>, ReLU<S>>(
+                                         Dense<S>(2, 8), ReLU<S>(), Dense<S>(8, 8), ReLU<S>()),
+                                     SoftplusExperts<S>(8, 8), QuadraticBase<S>(2),
+                                     ColumnSpy<S, Independent>{});
+}
+
+template <class Net>
+std::vector<Matrix<double>> grads_of(Net& net) {
+  std::vector<Matrix<double>> v;
+  net.for_each_parameter([&](auto& p) { v.push_back(p.grad.template cast<double>()); });
+  return v;
+}
+
+template <class Net>
+void zero(Net& net) {
+  net.for_each_parameter([](auto& p) { p.zero_grad(); });
+}
+
+// Block widths depend on the thread count (block_columns per thread): pin it.
+struct OneThread {
+  int saved = Eigen::nbThreads();
+  OneThread() { Eigen::setNbThreads(1); }
+  ~OneThread() { Eigen::setNbThreads(saved); }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+};
+
+void check_same(const std::vector<Matrix<double>>& a, const std::vector<Matrix<double>>& b,
+                double tol = 1e-12) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("parameter " << i);
+    CHECK((a[i] - b[i]).cwiseAbs().maxCoeff() <= tol * (1.0 + b[i].cwiseAbs().maxCoeff()));
+  }
+}
+}  // namespace
+
+TEST_CASE("column blocks: each phase gives the whole batch's gradients and losses") {
+  // Batch 37 in blocks of at most 8 columns: five blocks of 8, the last one
+  // overlapping the one before by 3 columns (weighted 0).
+  OneThread one;
+  using T = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, SGD>;
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 37;
+  opt.seed = 11;
+  opt.block_columns = 8;
+  T blocked(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
+  opt.block_columns = 0;
+  T whole(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
+  const Matrix<double> data = gaussian_data<double>(37, 5);
+
+  zero(blocked.energy());
+  zero(whole.energy());
+  CHECK(blocked.positive_phase(data) == doctest::Approx(whole.positive_phase(data)).epsilon(1e-12));
+  check_same(grads_of(blocked.energy()), grads_of(whole.energy()));
+  CHECK(blocked.negative_phase() == doctest::Approx(whole.negative_phase()).epsilon(1e-12));
+  check_same(grads_of(blocked.energy()), grads_of(whole.energy()));
+  zero(blocked.generator());
+  zero(whole.generator());
+  CHECK(blocked.generator_gradient() == doctest::Approx(whole.generator_gradient()).epsilon(1e-12));
+  check_same(grads_of(blocked.generator()), grads_of(whole.generator()));
+
+  CHECK(blocked.energy().expert<2>().widest == 8);
+  CHECK(whole.energy().expert<2>().widest == 37);
+
+  // Whole steps stay together too (same random stream on both sides).
+  for (int i = 0; i < 3; ++i) {
+    blocked.step(data);
+    whole.step(data);
+  }
+  std::vector<Matrix<double>> pb = parameters_of(blocked.energy()),
+                              pw = parameters_of(whole.energy());
+  check_same(pb, pw, 1e-9);
+  check_same(parameters_of(blocked.generator()), parameters_of(whole.generator()), 1e-9);
+}
+
+TEST_CASE("column blocks: never for parts without independent_samples or hooks on the batch") {
+  OneThread one;
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 37;  // blocks of 4: ten, the last overlapping by 3
+  opt.block_columns = 4;
+  const Matrix<double> data = gaussian_data<double>(50, 6);
+  SUBCASE("an expert that does not declare independent_samples sees whole batches") {
+    DeepEnergyGAN<SpiedEnergy<double, false>, paper::Gen<double>> t(
+        spied_energy<double, false>(), paper::make_generator<double>(c), opt);
+    t.step(data);
+    CHECK(t.energy().expert<2>().widest == 37);
+  }
+  SUBCASE("a generator with BatchNorm samples whole batches, the energy still in blocks") {
+    using BnGen =
+        Generator<Sequential<Dense<double>, BatchNorm<double>, ReLU<double>, Dense<double>>,
+                  UniformLatent<double>>;
+    static_assert(!BnGen::independent_samples);
+    BnGen g(Sequential<Dense<double>, BatchNorm<double>, ReLU<double>, Dense<double>>(
+                Dense<double>(4, 8), BatchNorm<double>(8), ReLU<double>(), Dense<double>(8, 2)),
+            UniformLatent<double>(4));
+    DeepEnergyGAN<SpiedEnergy<double, true>, BnGen> t(spied_energy<double, true>(), g, opt);
+    TrainerOptions whole_opt = opt;
+    whole_opt.block_columns = 0;
+    DeepEnergyGAN<SpiedEnergy<double, true>, BnGen> w(spied_energy<double, true>(), g, whole_opt);
+    t.step(data);
+    w.step(data);
+    CHECK(t.energy().expert<2>().widest == 4);
+    // AdaGrad's first step divides by |grad|: rounding differences grow.
+    check_same(parameters_of(t.generator()), parameters_of(w.generator()), 1e-9);
+    check_same(parameters_of(t.energy()), parameters_of(w.energy()), 1e-9);
+  }
+  SUBCASE("an energy_term hook keeps the energy phases whole") {
+    DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, AdaGrad, EnergyMagnitudePenalty> t(
+        spied_energy<double, true>(), paper::make_generator<double>(c), opt, AdaGrad{},
+        EnergyMagnitudePenalty(0.1));
+    StepInfo info;
+    t.energy_update(data, info);
+    CHECK(t.energy().expert<2>().widest == 37);
+  }
+  SUBCASE("an energy_extra hook (gradient penalty) keeps the energy phases whole") {
+    DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, AdaGrad, GradientPenalty<double>>
+        t(spied_energy<double, true>(), paper::make_generator<double>(c), opt, AdaGrad{},
+          GradientPenalty<double>(0.1));
+    StepInfo info;
+    t.energy_update(data, info);
+    CHECK(t.energy().expert<2>().widest == 37);
+  }
+  SUBCASE("a generator_term (kernel entropy) gets the whole batch; results as without blocks") {
+    using T = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, AdaGrad,
+                            KernelEntropy<double>>;
+    T t(spied_energy<double, true>(), paper::make_generator<double>(c), opt, AdaGrad{},
+        KernelEntropy<double>(1.0));
+    TrainerOptions whole_opt = opt;
+    whole_opt.block_columns = 0;
+    T w(spied_energy<double, true>(), paper::make_generator<double>(c), whole_opt, AdaGrad{},
+        KernelEntropy<double>(1.0));
+    for (int i = 0; i < 2; ++i) {
+      t.step(data);
+      w.step(data);
+    }
+    CHECK(t.energy().expert<2>().widest == 4);
+    check_same(parameters_of(t.generator()), parameters_of(w.generator()), 1e-9);
+    check_same(parameters_of(t.energy()), parameters_of(w.energy()), 1e-9);
+  }
+}
+
+TEST_CASE("column blocks: Langevin refinement moves every sample as on the whole batch") {
+  OneThread one;
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 37;
+  opt.seed = 12;
+  opt.langevin_steps = 3;
+  opt.langevin_step_size = 0.2;
+  opt.block_columns = 8;
+  using T = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, SGD>;
+  T blocked(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
+  opt.block_columns = 0;
+  T whole(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
+  const Matrix<double> data = gaussian_data<double>(37, 5);
+  StepInfo a, b;
+  blocked.energy_update(data, a);
+  whole.energy_update(data, b);
+  const Matrix<double> moved = blocked.negative_samples(), want = whole.negative_samples();
+  CHECK((moved - want).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK(a.energy_loss == doctest::Approx(b.energy_loss).epsilon(1e-12));
+  CHECK(blocked.energy().expert<2>().widest == 8);
+  check_same(parameters_of(blocked.energy()), parameters_of(whole.energy()));
 }

@@ -11,6 +11,7 @@
 // plus whatever extra loss terms were plugged in (see LossTerm below).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -50,6 +51,20 @@ struct TrainerOptions {
   /// before eq. 4 sees them (0 = off, the paper's negative phase).
   Index langevin_steps = 0;
   double langevin_step_size = 0.01;  ///< eps above, in the data's (model) units
+  /// Batches wider than this many columns per thread go through the
+  /// networks (forward, backward, Langevin) in equal column blocks of at most
+  /// that width per thread, their gradients summed:
+  /// each block's activations then stay in the core's L2 cache instead of
+  /// streaming from L3 (with -march=native, train_step 1.11x faster at batch
+  /// 1024 and 1.18x at 4096; README, Performance). The result is the same
+  /// sum in another order. The energy runs in blocks only when it declares
+  /// independent_samples (concepts.hpp) and no loss term has energy_term or
+  /// energy_extra hooks (they see the whole batch); the generator as well
+  /// when it declares it too and no loss term has a generator_term. Hooks
+  /// count by type: a term whose weight is 0 still keeps the batch whole.
+  /// After a step in blocks, the networks' last forward was the last block.
+  /// 0 = always whole batches.
+  Index block_columns = 256;
 
   /// What train() does when a step produces a non-finite loss or gradient.
   enum class OnDivergence {
@@ -80,6 +95,8 @@ struct TrainerOptions {
       bad("latent_bound", std::to_string(*latent_bound), "a positive finite number");
     if (!(clip_norm >= 0.0) || !std::isfinite(clip_norm))
       bad("clip_norm", std::to_string(clip_norm), "zero (off) or a positive finite number");
+    if (block_columns < 0)
+      bad("block_columns", std::to_string(block_columns), "zero (off) or a positive integer");
     if (langevin_steps < 0)
       bad("langevin_steps", std::to_string(langevin_steps), "zero (off) or a positive integer");
     if (!(langevin_step_size > 0.0) || !std::isfinite(langevin_step_size))
@@ -255,6 +272,36 @@ class DeepEnergyGAN {
   /// Draws G(z) for a batch of latents and adds -mean_j dE(G(z_j))/dtheta to
   /// the energy's grads; returns -mean_j E(G(z_j)) plus any extra terms.
   double negative_phase() {
+    const Index B = options_.batch_size;
+    if constexpr (generator_in_blocks) {
+      if (use_blocks(B) && options_.langevin_steps > 0) {
+        // G on column blocks of the latents into negative_, then Langevin
+        // and the phase on blocks of it.
+        const Matrix<S>& z = generator_.sample_latents(B, rng_);
+        for_each_block(B, [&](Index first, Index n, Index skip) {
+          block_z_ = z.middleCols(first, n);
+          const Matrix<S>& x = generator_.forward(block_z_);
+          negative_.resize(x.rows(), B);  // keeps the storage after the first block
+          negative_.middleCols(first + skip, n - skip) = x.rightCols(n - skip);
+        });
+        refine_negative();
+        return energy_phase(negative_, Phase::negative, S(-1) / S(B));
+      }
+      if (use_blocks(B)) {
+        // G and E on column blocks of the latents (TrainerOptions::block_columns).
+        const Matrix<S>& z = generator_.sample_latents(B, rng_);
+        double sum = 0.0;
+        for_each_block(B, [&](Index first, Index n, Index skip) {
+          block_z_ = z.middleCols(first, n);
+          sum += double(energy_.energy(generator_.forward(block_z_)).tail(n - skip).sum());
+          weights_.setConstant(n, S(-1) / S(B));
+          weights_.head(skip).setZero();
+          energy_.backward(weights_);
+        });
+        last_mean_ = sum / double(B);
+        return -last_mean_;
+      }
+    }
     const Matrix<S>& x = generator_.sample(options_.batch_size, rng_);
     if (options_.langevin_steps == 0)
       return energy_phase(x, Phase::negative, S(-1) / S(options_.batch_size));
@@ -272,19 +319,40 @@ class DeepEnergyGAN {
   /// so a BatchNorm inside it updates its running averages at every step.
   void langevin_refine(const Matrix<S>& x) {
     negative_ = x;
-    const S eps = S(options_.langevin_step_size);
-    const S drift = S(0.5) * eps * eps;
-    weights_.setConstant(x.cols(), S(1));
-    for (Index t = 0; t < options_.langevin_steps; ++t) {
-      energy_.energy(negative_);
-      negative_.noalias() -= drift * energy_.input_gradient(weights_);
-      for (Index k = 0; k < negative_.size(); ++k) negative_(k) += eps * S(rng_.normal());
-    }
+    refine_negative();
   }
 
   /// The negative phase's samples after the last langevin_refine.
   const Matrix<S>& negative_samples() const { return negative_; }
 
+ private:
+  // langevin_refine's steps, on negative_ in place.
+  void refine_negative() {
+    const S eps = S(options_.langevin_step_size);
+    const S drift = S(0.5) * eps * eps;
+    const Index B = negative_.cols();
+    const bool blocks = energy_in_blocks && use_blocks(B);
+    for (Index t = 0; t < options_.langevin_steps; ++t) {
+      if (blocks) {
+        // Each block reads columns of negative_ that earlier blocks of this
+        // step have moved only in its first `skip` columns, which it ignores.
+        for_each_block(B, [&](Index first, Index n, Index skip) {
+          block_x_ = negative_.middleCols(first, n);
+          energy_.energy(block_x_);
+          weights_.setConstant(n, S(1));
+          negative_.middleCols(first + skip, n - skip).noalias() -=
+              drift * energy_.input_gradient(weights_).rightCols(n - skip);
+        });
+      } else {
+        energy_.energy(negative_);
+        weights_.setConstant(B, S(1));
+        negative_.noalias() -= drift * energy_.input_gradient(weights_);
+      }
+      for (Index k = 0; k < negative_.size(); ++k) negative_(k) += eps * S(rng_.normal());
+    }
+  }
+
+ public:
   /// One generator update (eq. 5): descend mean_j E(G(z_j)).
   void generator_update(StepInfo& info) {
     zero_grads(generator_);
@@ -299,11 +367,40 @@ class DeepEnergyGAN {
   /// the generator's loss.
   double generator_gradient() {
     const Index B = options_.batch_size;
+    if constexpr (generator_in_blocks) {
+      if (use_blocks(B)) {
+        // G forward, E, and G backward on column blocks of the latents.
+        const Matrix<S>& z = generator_.sample_latents(B, rng_);
+        double loss = 0.0;
+        for_each_block(B, [&](Index first, Index n, Index skip) {
+          block_z_ = z.middleCols(first, n);
+          loss += double(energy_.energy(generator_.forward(block_z_)).tail(n - skip).sum());
+          weights_.setConstant(n, S(1) / S(B));
+          weights_.head(skip).setZero();
+          generator_.backward(energy_.input_gradient(weights_));
+        });
+        return loss / double(B);
+      }
+    }
     const Matrix<S>& x = generator_.sample(B, rng_);
-    const RowVector<S>& e = energy_.energy(x);
-    double loss = double(e.mean());
-    weights_.setConstant(B, S(1) / S(B));
-    grad_x_ = energy_.input_gradient(weights_);
+    double loss = 0.0;
+    if (energy_in_blocks && use_blocks(B)) {
+      // The energy's part in column blocks (see TrainerOptions::block_columns).
+      grad_x_.resize(x.rows(), B);
+      for_each_block(B, [&](Index first, Index n, Index skip) {
+        block_x_ = x.middleCols(first, n);
+        loss += double(energy_.energy(block_x_).tail(n - skip).sum());
+        weights_.setConstant(n, S(1) / S(B));
+        grad_x_.middleCols(first + skip, n - skip) =
+            energy_.input_gradient(weights_).rightCols(n - skip);
+      });
+      loss /= double(B);
+    } else {
+      const RowVector<S>& e = energy_.energy(x);
+      loss = double(e.mean());
+      weights_.setConstant(B, S(1) / S(B));
+      grad_x_ = energy_.input_gradient(weights_);
+    }
     for_each_term([&](auto& term) {
       if constexpr (requires { term.generator_term(generator_, x, grad_x_); })
         loss += double(term.generator_term(generator_, x, grad_x_));
@@ -390,7 +487,65 @@ class DeepEnergyGAN {
   }
 
  private:
+  // Which passes may run on column blocks (TrainerOptions::block_columns).
+  // Each network is either always in blocks or never, so that its
+  // workspaces keep one size from pass to pass (no allocation).
+  template <class T>
+  static constexpr bool has_energy_hooks =  // they see the whole batch (LossTerm)
+      requires(T& t, Phase p, const RowVector<S>& e, RowVector<S>& w) {
+    t.energy_term(p, e, w);
+  }
+  || requires(T& t, Phase p, EnergyNet& en, const Matrix<S>& x) { t.energy_extra(p, en, x); };
+  template <class T>
+  static constexpr bool has_generator_hook = requires(T& t, GenNet& g, const Matrix<S>& x,
+                                                      Matrix<S>& gx) {
+    t.generator_term(g, x, gx);
+  };
+  static constexpr bool energy_in_blocks =
+      detail::IndependentSamples<EnergyNet> && !(has_energy_hooks<LossTerms> || ...);
+  // The generator also needs to draw its latents apart from the forward pass.
+  static constexpr bool generator_in_blocks =
+      energy_in_blocks && detail::IndependentSamples<GenNet> &&
+      !(has_generator_hook<LossTerms> || ...) &&
+      requires(GenNet & g, Index b, Rng& r, const Matrix<S>& z) {
+    g.sample_latents(b, r);
+    g.forward(z);
+  };
+
+  Index block_limit() const { return options_.block_columns * std::max(1, Eigen::nbThreads()); }
+  bool use_blocks(Index B) const { return options_.block_columns > 0 && B > block_limit(); }
+
+  // Calls f(first, n, skip) for column blocks [first, first + n) covering
+  // [0, B): all of one width (so no workspace is resized between blocks) and
+  // at most block_columns per thread. The last block may start before the
+  // previous one ends; its first `skip` columns were done already and must
+  // be ignored (weight 0, energies and gradients not read).
+  template <class F>
+  void for_each_block(Index B, F&& f) const {
+    const Index limit = block_limit();
+    const Index count = use_blocks(B) ? (B + limit - 1) / limit : 1;
+    const Index width = (B + count - 1) / count;
+    for (Index k = 0; k < count; ++k) {
+      const Index first = std::min(k * width, B - width);
+      f(first, width, k * width - first);
+    }
+  }
+
   double energy_phase(const Matrix<S>& x, Phase phase, S w) {
+    if constexpr (energy_in_blocks) {
+      if (use_blocks(x.cols())) {
+        double sum = 0.0;
+        for_each_block(x.cols(), [&](Index first, Index n, Index skip) {
+          block_x_ = x.middleCols(first, n);
+          sum += double(energy_.energy(block_x_).tail(n - skip).sum());
+          weights_.setConstant(n, w);
+          weights_.head(skip).setZero();
+          energy_.backward(weights_);
+        });
+        last_mean_ = sum / double(x.cols());
+        return phase == Phase::positive ? last_mean_ : -last_mean_;
+      }
+    }
     const RowVector<S>& e = energy_.energy(x);
     last_mean_ = double(e.mean());
     double loss = phase == Phase::positive ? last_mean_ : -last_mean_;
@@ -524,7 +679,7 @@ class DeepEnergyGAN {
   Index rollbacks_ = 0;
   Snapshot snapshot_;
   double last_mean_ = 0.0;
-  Matrix<S> data_batch_, grad_x_, negative_;
+  Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_;
   RowVector<S> weights_;
 };
 

@@ -11,6 +11,11 @@
 //   train_step_width/<H>    train_step at batch 1024 for hidden width H
 //   train_step_double/<B>   train_step in double precision
 //   train_step_2threads/<B> train_step with Eigen::setNbThreads(2)
+//   train_step_whole/<B>    train_step with TrainerOptions::block_columns = 0:
+//                           every pass on the whole batch (what the column
+//                           blocks save)
+//   train_step_blocks/<C>   train_step at batch 1024 with block_columns = C
+//                           (the choice of the default)
 //
 // Every benchmark sets Eigen's thread count itself (OpenMP is linked, and
 // Eigen would otherwise use every core). Counters: items_per_second (samples
@@ -86,11 +91,13 @@ using TrainerOf = deepenergy::DeepEnergyGAN<deepenergy::paper::Energy<S>, deepen
                                             deepenergy::AdaGrad, Terms...>;
 
 template <class S, class... Terms>
-TrainerOf<S, Terms...> make(Index batch, Index width = 128) {
+TrainerOf<S, Terms...> make(Index batch, Index width = 128,
+                            Index block_columns = deepenergy::TrainerOptions{}.block_columns) {
   deepenergy::paper::Config c;
   c.hidden = width;
   deepenergy::TrainerOptions opt;
   opt.batch_size = batch;
+  opt.block_columns = block_columns;
   opt.seed = 5;
   return TrainerOf<S, Terms...>(deepenergy::paper::make_energy<S>(c),
                                 deepenergy::paper::make_generator<S>(c), opt, deepenergy::AdaGrad{},
@@ -137,9 +144,10 @@ void generator_step(benchmark::State& state) {
 }
 
 template <class S, class... Terms>
-void run_steps(benchmark::State& state, Index B, Index width, int threads, double extra_per_step) {
+void run_steps(benchmark::State& state, Index B, Index width, int threads, double extra_per_step,
+               Index block_columns = deepenergy::TrainerOptions{}.block_columns) {
   Eigen::setNbThreads(threads);
-  auto t = make<S, Terms...>(B, width);
+  auto t = make<S, Terms...>(B, width, block_columns);
   const Matrix<S> data = data_set<S>(B);
   t.step(data);  // warm-up: sizes every workspace and the AdaGrad state
   for (auto _ : state) benchmark::DoNotOptimize(t.step(data));
@@ -171,6 +179,14 @@ void train_step_2threads(benchmark::State& state) {
   run_steps<float>(state, state.range(0), 128, 2, 0.0);
 }
 
+void train_step_whole(benchmark::State& state) {
+  run_steps<float>(state, state.range(0), 128, 1, 0.0, 0);
+}
+
+void train_step_blocks(benchmark::State& state) {
+  run_steps<float>(state, 1024, 128, 1, 0.0, state.range(0));
+}
+
 #define DEEPENERGY_BATCHES Arg(64)->Arg(256)->Arg(1024)->Arg(4096)
 BENCHMARK(positive_phase)->DEEPENERGY_BATCHES;
 BENCHMARK(negative_phase)->DEEPENERGY_BATCHES;
@@ -181,6 +197,8 @@ BENCHMARK(train_step_width)->Arg(64)->Arg(128)->Arg(256);
 BENCHMARK(train_step_double)->DEEPENERGY_BATCHES;
 // Wall-clock time: the CPU timer would see only the main thread's share.
 BENCHMARK(train_step_2threads)->Arg(64)->Arg(1024)->Arg(4096)->UseRealTime();
+BENCHMARK(train_step_whole)->Arg(1024)->Arg(4096);
+BENCHMARK(train_step_blocks)->Arg(64)->Arg(128)->Arg(256)->Arg(512);
 #undef DEEPENERGY_BATCHES
 
 }  // namespace

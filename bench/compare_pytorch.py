@@ -14,11 +14,12 @@ thread (torch.set_num_threads(1)):
              generator update: fresh z, loss = mean E(G(z)) with the energy's
              weights not requiring grad
 as deepenergy's DeepEnergyGAN::step does (benchmark train_step/<batch>). It
-times steps at batch 64 and 1024 and prints the median over repeated timings
-(CPU time of the process and wall-clock time). Given the benchmark binary, it
-runs train_step/64 and train_step/1024 with repetitions and prints the speed
-ratios (PyTorch time / deepenergy time, per CPU time: both sides are one
-thread, and CPU time is less disturbed by other load on the machine).
+times steps at batch 64 and 1024 (CPU time of the process and wall-clock
+time). Given the benchmark binary, each of N rounds times PyTorch and then
+train_step/64 and train_step/1024 once, so that both sides of a ratio see the
+same load on a shared machine; it prints the medians of the times and of the
+rounds' speed ratios (PyTorch time / deepenergy time; both sides are one
+thread, and CPU time is less disturbed by other load).
 
 Needs torch (Debian: apt-get install python3-torch, then run it with
 /usr/bin/python3); without it, it says so and exits 0. Not part of CI.
@@ -33,7 +34,8 @@ import time
 BATCHES = (64, 1024)
 
 
-def torch_step_times(torch, batch, repeats):
+def torch_stepper(torch, batch):
+    """Returns a function that times one run of n steps: (CPU s, wall s) per step."""
     nn = torch.nn
     torch.manual_seed(0)
     feat = nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU())
@@ -79,24 +81,25 @@ def torch_step_times(torch, batch, repeats):
     step()
     one = max(time.perf_counter() - t0, 1e-6)
     n = max(3, int(0.2 / one))
-    cpu, wall = [], []
-    for _ in range(repeats):
+
+    def time_block():
         c0, w0 = time.process_time(), time.perf_counter()
         for _ in range(n):
             step()
-        cpu.append((time.process_time() - c0) / n)
-        wall.append((time.perf_counter() - w0) / n)
-    return statistics.median(cpu), statistics.median(wall)
+        return (time.process_time() - c0) / n, (time.perf_counter() - w0) / n
+
+    return time_block
 
 
-def deepenergy_times(binary, repeats):
-    cmd = [binary, "--benchmark_filter=^train_step/(64|1024)$",
-           f"--benchmark_repetitions={repeats}", "--benchmark_format=json"]
+def deepenergy_times(binary):
+    """One timing of train_step/64 and /1024: {batch: (CPU s, wall s)}."""
+    cmd = [binary, "--benchmark_filter=^train_step/(64|1024)$", "--benchmark_min_time=0.2",
+           "--benchmark_format=json"]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
     res = {}
     for b in json.loads(out)["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median":
+        if b.get("run_type") == "iteration":
             batch = int(b["run_name"].split("/")[1])
             res[batch] = (b["cpu_time"] * unit[b["time_unit"]],
                           b["real_time"] * unit[b["time_unit"]])
@@ -125,27 +128,38 @@ def main():
         return 0
 
     torch.set_num_threads(1)
+    steppers = {b: torch_stepper(torch, b) for b in BATCHES}
+    # Rounds: each times PyTorch and (given the binary) deepenergy once per
+    # batch, back to back, so that both see the same load on a shared
+    # machine; the ratios are medians of the rounds' ratios.
+    torch_t = {b: [] for b in BATCHES}
+    de_t = {b: [] for b in BATCHES}
+    for _ in range(repeats):
+        for b in BATCHES:
+            torch_t[b].append(steppers[b]())
+        if binary is not None:
+            for b, t in deepenergy_times(binary).items():
+                if b in de_t:
+                    de_t[b].append(t)
+    med = statistics.median
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread, "
-          f"median of {repeats} timings")
-    torch_t = {}
+          f"medians of {repeats} interleaved rounds")
     for b in BATCHES:
-        cpu, wall = torch_step_times(torch, b, repeats)
-        torch_t[b] = (cpu, wall)
+        cpu, wall = med(t[0] for t in torch_t[b]), med(t[1] for t in torch_t[b])
         print(f"  pytorch train step, batch {b:5d}: {cpu * 1e3:8.3f} ms CPU, "
               f"{wall * 1e3:8.3f} ms wall")
-
     if binary is None:
         print("(pass the path to deepenergy_bench to compare)")
         return 0
-    de = deepenergy_times(binary, repeats)
     for b in BATCHES:
-        if b not in de:
+        if len(de_t[b]) != len(torch_t[b]):
             continue
-        cpu, wall = de[b]
+        cpu, wall = med(t[0] for t in de_t[b]), med(t[1] for t in de_t[b])
+        rc = med(p[0] / d[0] for p, d in zip(torch_t[b], de_t[b]))
+        rw = med(p[1] / d[1] for p, d in zip(torch_t[b], de_t[b]))
         print(f"  deepenergy train_step/{b:<5d}      : {cpu * 1e3:8.3f} ms CPU, "
-              f"{wall * 1e3:8.3f} ms wall;  deepenergy is "
-              f"{torch_t[b][0] / cpu:.2f}x faster (CPU time), "
-              f"{torch_t[b][1] / wall:.2f}x (wall clock)")
+              f"{wall * 1e3:8.3f} ms wall;  deepenergy is {rc:.2f}x faster (CPU time), "
+              f"{rw:.2f}x (wall clock)")
     return 0
 
 

@@ -487,30 +487,37 @@ class DeepEnergyGAN {
   }
 
  private:
-  // Which passes may run on column blocks (TrainerOptions::block_columns).
-  // Each network is either always in blocks or never, so that its
-  // workspaces keep one size from pass to pass (no allocation).
+  // Loss-term hooks that see the whole batch (LossTerm).
   template <class T>
-  static constexpr bool has_energy_hooks =  // they see the whole batch (LossTerm)
-      requires(T& t, Phase p, const RowVector<S>& e, RowVector<S>& w) {
+  static constexpr bool has_energy_term = requires(T& t, Phase p, const RowVector<S>& e,
+                                                   RowVector<S>& w) {
     t.energy_term(p, e, w);
-  }
-  || requires(T& t, Phase p, EnergyNet& en, const Matrix<S>& x) { t.energy_extra(p, en, x); };
+  };
   template <class T>
-  static constexpr bool has_generator_hook = requires(T& t, GenNet& g, const Matrix<S>& x,
+  static constexpr bool has_energy_extra = requires(T& t, Phase p, EnergyNet& en,
+                                                    const Matrix<S>& x) {
+    t.energy_extra(p, en, x);
+  };
+  template <class T>
+  static constexpr bool has_generator_term = requires(T& t, GenNet& g, const Matrix<S>& x,
                                                       Matrix<S>& gx) {
     t.generator_term(g, x, gx);
   };
-  static constexpr bool energy_in_blocks =
-      detail::IndependentSamples<EnergyNet> && !(has_energy_hooks<LossTerms> || ...);
-  // The generator also needs to draw its latents apart from the forward pass.
-  static constexpr bool generator_in_blocks =
-      energy_in_blocks && detail::IndependentSamples<GenNet> &&
-      !(has_generator_hook<LossTerms> || ...) &&
+  // The generator must also draw its latents apart from the forward pass.
+  static constexpr bool generator_samples_latents =
       requires(GenNet & g, Index b, Rng& r, const Matrix<S>& z) {
     g.sample_latents(b, r);
     g.forward(z);
   };
+  // Which passes may run on column blocks (TrainerOptions::block_columns).
+  // Each network is either always in blocks or never, so that its
+  // workspaces keep one size from pass to pass (no allocation).
+  static constexpr bool energy_in_blocks =
+      detail::IndependentSamples<EnergyNet> &&
+      !((has_energy_term<LossTerms> || has_energy_extra<LossTerms>) || ...);
+  static constexpr bool generator_in_blocks =
+      energy_in_blocks && detail::IndependentSamples<GenNet> && generator_samples_latents &&
+      !(has_generator_term<LossTerms> || ...);
 
   Index block_limit() const { return options_.block_columns * std::max(1, Eigen::nbThreads()); }
   bool use_blocks(Index B) const { return options_.block_columns > 0 && B > block_limit(); }

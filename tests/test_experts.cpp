@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <deepenergy/deepenergy.hpp>
+#include <limits>
+#include <vector>
 
 #include "helpers.hpp"
 
@@ -50,6 +52,31 @@ TEST_CASE_TEMPLATE("SoftplusExperts is finite for huge pre-activations", S, floa
   ex.backward(w, g);
   CHECK(g.allFinite());
   CHECK(double(g(0, 0)) == doctest::Approx(-1.0));  // -sigmoid(1e4) * 1 + sigmoid(-1e4) * -1 * -1
+}
+
+// The forward keeps sigmoid(a) for backward, computed without a sign
+// function (experts.hpp); this pins it where that is delicate: a = 0, both
+// signs of tiny, subnormal and large values.
+TEST_CASE_TEMPLATE("SoftplusExperts backward is -sigmoid(a) at the edge pre-activations", S, float,
+                   double) {
+  const S tiny = std::numeric_limits<S>::min();
+  const S denorm = std::numeric_limits<S>::denorm_min();
+  const std::vector<S> as = {S(0),    S(-0.0),  denorm, -denorm, tiny,  -tiny,  S(1e-35), S(-1e-35),
+                             S(1e-7), S(-1e-7), S(0.5), S(-0.5), S(30), S(-30), S(80),    S(-80)};
+  const Index n = Index(as.size());
+  SoftplusExperts<S> ex(1, 1);  // a = 1 * h + 0
+  ex.weight().value(0, 0) = S(1);
+  Matrix<S> h(1, n);
+  for (Index j = 0; j < n; ++j) h(0, j) = as[std::size_t(j)];
+  RowVector<S> e = RowVector<S>::Zero(n);
+  ex.forward(h, e);
+  Matrix<S> g = Matrix<S>::Zero(1, n);
+  ex.backward(RowVector<S>::Ones(n), g);  // dE/dh = -sigmoid(a) * w, w = 1
+  for (Index j = 0; j < n; ++j) {
+    const double a = double(as[std::size_t(j)]);
+    CAPTURE(a);
+    CHECK(double(g(0, j)) == doctest::Approx(-math::sigmoid(a)).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("gradient check: SoftplusExperts") {

@@ -47,17 +47,17 @@ class SoftplusExperts {
   void forward(const Matrix<S>& h, RowVector<S>& energy) {
     h_ = &h;
     a_.resize(W_.value.rows(), h.cols());
-    detail::tiled_product<false>(a_, W_.value, h);  // heap-free GEMM, see layers.hpp
-    a_.colwise() += b_.value.col(0);
+    detail::affine_product(a_, W_.value, h, b_.value);  // heap-free GEMM, see layers.hpp
     // The energy needs softplus(a); backward keeps sigmoid(a) = dsoftplus/da.
     // Both from one exponential per element, with Eigen's vectorised exp and
     // log1p (calling math::softplus and math::sigmoid per element cost two
     // scalar exp and one log1p, ~15% of a training step). With e = exp(-|a|):
     //   softplus(a) = max(a, 0) + log1p(e)
-    //   sigmoid(a)  = max(e, s) / (1 + e),  s = a / max(|a|, tiny) = sign(a)
+    //   sigmoid(a)  = max(e, s) / (1 + e),  s = min(a * 2^100, 1)
     // (1/(1+e) for a > 0, e/(1+e) for a < 0, 1/2 at a = 0; Eigen 3.4 has no
-    // vectorised sign or select, the division gives it). g_ is the workspace
-    // for e; backward overwrites it.
+    // vectorised sign or select. s is 1 for a >= 2^-100, <= 0 for a <= 0, and
+    // below that e = 1 anyway, so max(e, s) is 1 or e as needed, without a
+    // second division). g_ is the workspace for e; backward overwrites it.
     // Column blocks: split between threads at large batches (layers.hpp).
     g_.resize(a_.rows(), a_.cols());
     detail::for_column_blocks(a_.rows(), a_.cols(), [&](Index j, Index n) {
@@ -65,7 +65,7 @@ class SoftplusExperts {
       auto e = g_.middleCols(j, n).array();
       e = (-a.abs()).exp();
       energy.middleCols(j, n).noalias() -= (a.max(S(0)) + e.log1p()).matrix().colwise().sum();
-      a = (a / a.abs().max(std::numeric_limits<S>::min())).max(e) / (S(1) + e);
+      a = (a * S(0x1p100)).min(S(1)).max(e) / (S(1) + e);
     });
   }
 

@@ -149,6 +149,21 @@ void tiled_product(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
   tiled_product_serial<Accumulate>(dst.middleCols(0, dst.cols()), lhs, rhs);
 }
 
+/// y = W x + b (b a column, broadcast over the samples), dst already sized.
+///
+/// Why not `y = W x; y.colwise() += b`: Eigen zeroes the destination before
+/// every `dst = lhs * rhs` and the bias is then a second pass over it. Filling
+/// y with b and accumulating the product into it is one pass fewer and gives
+/// the same floats: Eigen's kernel adds each finished dot product to dst in one
+/// rounding (b + Wx = Wx + b), as long as the inner dimension fits one tile
+/// (<= 128: the paper's width and the examples'; wider layers round
+/// differently, as products split between threads already do).
+template <class Dst, class W, class X, class B>
+void affine_product(Dst& y, const W& w, const X& x, const B& b) {
+  y.colwise() = b.col(0);
+  tiled_product<true>(y, w, x);
+}
+
 }  // namespace detail
 
 /// Fully connected layer y = W x + b, W of shape out x in.
@@ -202,8 +217,7 @@ class Dense {
   const Matrix<S>& forward(const Matrix<S>& x) {
     x_ = &x;
     y_.resize(W_.value.rows(), x.cols());
-    detail::tiled_product<false>(y_, W_.value, x);
-    y_.colwise() += b_.value.col(0);
+    detail::affine_product(y_, W_.value, x, b_.value);
     return y_;
   }
 
@@ -286,8 +300,7 @@ class FourierFeatures {
 
   const Matrix<S>& forward(const Matrix<S>& x) {
     a_.resize(W_.value.rows(), x.cols());
-    detail::tiled_product<false>(a_, W_.value, x);
-    a_.colwise() += phi_.value.col(0);
+    detail::affine_product(a_, W_.value, x, phi_.value);
     cos_.resize(a_.rows(), a_.cols());
     cos_.array() = a_.array().cos();  // kept for backward
     a_.array() = a_.array().sin();

@@ -45,6 +45,27 @@ struct GradientCheckReport {
 
 namespace detail {
 
+template <class T>
+inline constexpr bool dependent_false = false;
+
+// What each check_gradients overload below accepts; the last overload takes
+// the rest and says what is missing.
+template <class T>
+concept CheckableLayer = Layer<T> && std::is_same_v<typename T::Scalar, double>;
+template <class T>
+concept CheckableExpert = Expert<T> && std::is_same_v<typename T::Scalar, double>;
+// (A float model would match the calls below too: Eigen's Matrix converts
+// implicitly between scalar types at the declaration level.)
+template <class T>
+concept CheckableModel = (!requires {
+  typename T::Scalar;
+} || std::is_same_v<typename T::Scalar, double>)&&requires(T& m, const Matrix<double>& x,
+                                                           const RowVector<double>& w) {
+  m.energy(x);
+  m.backward(w);
+  m.input_gradient(w);
+};
+
 inline std::vector<Index> pick_entries(Index n, const GradientCheckOptions& opt) {
   std::vector<Index> idx(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) idx[std::size_t(i)] = i;
@@ -126,9 +147,9 @@ inline Matrix<double> random_like(Index rows, Index cols, Rng& rng) {
 /// parameter gradients of backward, its input gradient, and that
 /// backward_input returns the same input gradient without touching the
 /// parameter gradients.
-template <Layer L>
-requires std::is_same_v<typename L::Scalar, double> GradientCheckReport
-check_gradients(L& layer, Matrix<double> x, const GradientCheckOptions& opt = {}) {
+template <detail::CheckableLayer L>
+GradientCheckReport check_gradients(L& layer, Matrix<double> x,
+                                    const GradientCheckOptions& opt = {}) {
   Rng rng(opt.seed + 17);
   const Matrix<double> R = detail::random_like(layer.forward(x).rows(), x.cols(), rng);
   auto loss = [&] { return (layer.forward(x).array() * R.array()).sum(); };
@@ -158,9 +179,9 @@ check_gradients(L& layer, Matrix<double> x, const GradientCheckOptions& opt = {}
 }
 
 /// Expert: loss = sum_j r_j E(input_j) for fixed random weights r.
-template <Expert E>
-requires std::is_same_v<typename E::Scalar, double> GradientCheckReport
-check_gradients(E& expert, Matrix<double> input, const GradientCheckOptions& opt = {}) {
+template <detail::CheckableExpert E>
+GradientCheckReport check_gradients(E& expert, Matrix<double> input,
+                                    const GradientCheckOptions& opt = {}) {
   Rng rng(opt.seed + 29);
   const RowVector<double> w = detail::random_like(1, input.cols(), rng);
   RowVector<double> e;
@@ -197,12 +218,7 @@ check_gradients(E& expert, Matrix<double> input, const GradientCheckOptions& opt
 
 /// Energy model (anything with energy / backward / input_gradient, such as
 /// EnergyModel): loss = sum_j r_j E(x_j). Checks parameters and input.
-template <class M>
-requires requires(M& m, const Matrix<double>& x, const RowVector<double>& w) {
-  m.energy(x);
-  m.backward(w);
-  m.input_gradient(w);
-}
+template <detail::CheckableModel M>
 GradientCheckReport check_gradients(M& model, Matrix<double> x,
                                     const GradientCheckOptions& opt = {}) {
   Rng rng(opt.seed + 31);
@@ -252,6 +268,38 @@ GradientCheckReport check_gradients(Gen& generator, M& energy, const Matrix<doub
                     p.name + ": the generator step computed an energy parameter gradient", opt);
   });
   return r;
+}
+
+/// Any other type in the two-argument form: instead of "no matching
+/// function", one sentence that says what is missing. A type with a one-
+/// argument forward is taken for a Layer and one with forward(input, energy)
+/// for an Expert, and their contract checks (concepts.hpp) name the missing
+/// member; everything else gets the list of what check_gradients accepts.
+template <class T>
+requires(!detail::CheckableLayer<T> && !detail::CheckableExpert<T> &&
+         !detail::CheckableModel<T>) GradientCheckReport
+    check_gradients(T&, Matrix<double>, const GradientCheckOptions& = {}) {
+  if constexpr (!requires { typename T::Scalar; }) {
+    static_assert(detail::dependent_false<T>,
+                  "deepenergy: check_gradients needs a Layer, an Expert or an energy model; "
+                  "this type has no `using Scalar = double;`");
+  } else if constexpr (!std::is_same_v<typename T::Scalar, double>) {
+    static_assert(detail::dependent_false<T>,
+                  "deepenergy: check_gradients runs in double precision: instantiate your type "
+                  "with Scalar = double");
+  } else if constexpr (requires(T & t, const Matrix<double>& m) { t.forward(m); }) {
+    static_assert(check_layer<T>());  // names the missing member
+  } else if constexpr (requires(T & t, const Matrix<double>& m, RowVector<double>& r) {
+                         t.forward(m, r);
+                       }) {
+    static_assert(check_expert<T>());  // names the missing member
+  } else {
+    static_assert(detail::dependent_false<T>,
+                  "deepenergy: check_gradients needs a Layer (forward, backward), an Expert "
+                  "(forward(input, energy), backward(weight, grad_input)) or an energy model "
+                  "(energy, backward, input_gradient); this type is none of them");
+  }
+  return {};
 }
 
 }  // namespace deepenergy::testing

@@ -154,10 +154,13 @@ void tiled_product(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
 /// Why not `y = W x; y.colwise() += b`: Eigen zeroes the destination before
 /// every `dst = lhs * rhs` and the bias is then a second pass over it. Filling
 /// y with b and accumulating the product into it is one pass fewer and gives
-/// the same floats: Eigen's kernel adds each finished dot product to dst in one
-/// rounding (b + Wx = Wx + b), as long as the inner dimension fits one tile
-/// (<= 128: the paper's width and the examples'; wider layers round
-/// differently, as products split between threads already do).
+/// the same floats wherever Eigen adds each finished dot product to dst in
+/// one rounding (b + Wx = Wx + b): its GEMM kernel does, for inner dimensions
+/// up to one tile (128, the paper's width). Not bit-identical to the old
+/// two passes (only rounded differently): more than 128 inputs (several
+/// tiles), a one-sample batch with 128 or more inputs (Eigen's matrix-vector
+/// kernel adds in blocks of 16), and products split between threads along
+/// the inner dimension.
 template <class Dst, class W, class X, class B>
 void affine_product(Dst& y, const W& w, const X& x, const B& b) {
   y.colwise() = b.col(0);

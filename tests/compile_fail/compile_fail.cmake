@@ -59,3 +59,9 @@ deepenergy_add_compile_fail_test(
   static_size_mismatch "deepenergy: size mismatch: the generator's output size differs")
 deepenergy_add_compile_fail_test(optimizer_without_update
                                  "deepenergy: this optimiser has no update")
+deepenergy_add_compile_fail_test(check_gradients_float
+                                 "deepenergy: check_gradients runs in double precision")
+deepenergy_add_compile_fail_test(check_gradients_missing_backward
+                                 "deepenergy: this Layer type has no backward")
+deepenergy_add_compile_fail_test(check_gradients_float_model
+                                 "deepenergy: check_gradients runs in double precision")

@@ -54,13 +54,19 @@ template <class T>
 concept CheckableLayer = Layer<T> && std::is_same_v<typename T::Scalar, double>;
 template <class T>
 concept CheckableExpert = Expert<T> && std::is_same_v<typename T::Scalar, double>;
-// (A float model would match the calls below too: Eigen's Matrix converts
-// implicitly between scalar types at the declaration level.)
+// A model's Scalar, where it names one, must be double: a float model would
+// match the calls below too, because Eigen's Matrix converts implicitly
+// between scalar types at the declaration level.
 template <class T>
-concept CheckableModel = (!requires {
-  typename T::Scalar;
-} || std::is_same_v<typename T::Scalar, double>)&&requires(T& m, const Matrix<double>& x,
-                                                           const RowVector<double>& w) {
+constexpr bool double_or_no_scalar() {
+  if constexpr (requires { typename T::Scalar; })
+    return std::is_same_v<typename T::Scalar, double>;
+  else
+    return true;
+}
+template <class T>
+concept CheckableModel = double_or_no_scalar<T>() &&
+    requires(T& m, const Matrix<double>& x, const RowVector<double>& w) {
   m.energy(x);
   m.backward(w);
   m.input_gradient(w);

@@ -391,6 +391,16 @@ class Progress {
   template <class Model>
   void on_step(Model& model, const StepInfo& info) {
     if (interrupt_signal != 0) model.request_stop();
+    if (model.rollbacks() != rollbacks) {  // --divergence rollback: say so once per rollback
+      rollbacks = model.rollbacks();
+      std::cerr << (tty_ ? "\n" : "") << "rolled back to step " << model.step_count() - 1
+                << " after a divergence (rollback " << rollbacks << "); learning rates now lr "
+                << num(model.generator_optimizer().learning_rate) << ", energy lr "
+                << num(model.energy_optimizer().learning_rate) << '\n';
+    }
+    // After a rollback the trainer is back at an earlier step: trace points
+    // from the abandoned steps would repeat their step numbers.
+    while (!nll_trace.empty() && nll_trace.back().first >= model.step_count()) nll_trace.pop_back();
     energy_loss = info.energy_loss;
     generator_loss = info.generator_loss;
     const std::int64_t done = model.step_count() - first_;
@@ -432,6 +442,7 @@ class Progress {
   double energy_loss = std::numeric_limits<double>::quiet_NaN();
   double generator_loss = std::numeric_limits<double>::quiet_NaN();
   std::int64_t saved_step = -1;  ///< step of the last periodic checkpoint, -1 if none
+  Index rollbacks = 0;           ///< --divergence rollback: how many so far
   /// When set, evaluated at every tenth of training into nll_trace (step, NLL).
   std::function<double()> held_out_nll;
   std::vector<std::pair<std::int64_t, double>> nll_trace;
@@ -807,12 +818,14 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       } catch (const DivergenceError& e) {
         // The model in memory holds a partial step; the periodic checkpoint on
         // disk is the last good state.
-        throw Error(std::string(e.what()) + "; " +
-                    (progress.saved_step >= 0
-                         ? "the last good checkpoint is " + ckpt_out + " (step " +
-                               std::to_string(progress.saved_step) + ")"
-                         : std::string("no checkpoint was written by this run")) +
-                    "; try --divergence rollback or a lower --lr / --energy-lr");
+        throw Error(
+            std::string(e.what()) + "; " +
+            (progress.saved_step >= 0 ? "the last good checkpoint is " + ckpt_out + " (step " +
+                                            std::to_string(progress.saved_step) + ")"
+                                      : std::string("no checkpoint was written by this run")) +
+            (o.divergence == "rollback"
+                 ? std::string("; try a lower --lr / --energy-lr")
+                 : std::string("; try --divergence rollback or a lower --lr / --energy-lr")));
       }
       train_seconds = progress.seconds();
       if (interrupt_signal != 0) {
@@ -962,6 +975,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       j.null("high_quality_fraction");
     }
     j.number("alignment_kl", align_kl);
+    j.integer("rollbacks", progress.rollbacks);
     {
       std::vector<std::int64_t> steps;
       std::vector<double> values;
@@ -1009,6 +1023,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
               " evaluations, every tenth of this run; " + num(progress.nll_seconds, 2) +
               " s, not in the training time)");
     }
+    if (progress.rollbacks > 0)
+      row("divergence rollbacks", std::to_string(progress.rollbacks) +
+                                      " (learning rates halved each time; --resume starts "
+                                      "again from --lr and --energy-lr)");
     std::printf("wrote %s/{figure.png, samples.csv, energy_grid.csv, %smetrics.json}\n",
                 o.out.c_str(), o.load.empty() ? "model.ckpt, " : "");
     if (!o.eval.empty()) std::printf("wrote %s (x, y, energy, log_density)\n", o.eval_out.c_str());

@@ -35,3 +35,21 @@ foreach(i RANGE ${last})
   set(previous ${step})
 endforeach()
 message(STATUS "${rollbacks} rollbacks, trace steps increase")
+
+# The checkpoint keeps the lowered learning rates: --resume goes on with them.
+execute_process(
+  COMMAND "${PROGRAM}" --resume "${OUT}/model.ckpt" --steps 510 --eval-grid 16 --out
+          "${OUT}-resume"
+  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "resume: exit status: ${status}\nstderr: ${err}")
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "--resume of the rolled-back run failed (exit status ${status})")
+endif()
+# x0.5 per rollback (num() prints 0.5, 0.25, 0.125).
+set(expected_scales 1 0.5 0.25 0.125)
+list(GET expected_scales ${rollbacks} expected)
+if(NOT err MATCHES "\\(x${expected} of the given rates, after earlier rollbacks\\)")
+  message(FATAL_ERROR "--resume does not report the learning rates x${expected} of its "
+                      "${rollbacks} rollbacks")
+endif()
+message(STATUS "--resume goes on with the learning rates x${expected}")

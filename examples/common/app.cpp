@@ -659,7 +659,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--divergence", o.divergence,
                  "on a non-finite loss or gradient: stop (error naming the step; the last "
                  "periodic checkpoint stays on disk) or rollback (restore the last good state, "
-                 "halve the learning rates, at most 3 times)")
+                 "halve the learning rates, at most 3 times; checkpoints keep the halved rates)")
       ->check(CLI::IsMember({"stop", "rollback"}))
       ->capture_default_str();
   app.add_option("--latent-bound", o.latent_bound, "generator latent z ~ U[-c, c]^4: c")
@@ -753,8 +753,18 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   // instantiated once per model type.
   const auto train_and_report = [&](auto& model) -> int {
     if (!ckpt_in.empty()) load_checkpoint(ckpt_in, model);
+    // Rollbacks of earlier runs lowered the learning rates; --resume goes on
+    // with the lowered ones (checkpoints from before "lr_scale" have none).
+    double lr_scale = 1.0;
+    if (const auto it = info.extras.find("lr_scale"); it != info.extras.end()) {
+      lr_scale = extra(info.extras, ckpt_in, "lr_scale", 1)[0];
+      if (!(lr_scale > 0.0 && lr_scale <= 1.0))
+        throw Error(ckpt_in + ": setting \"lr_scale\" = " + num(lr_scale) + " is not in (0, 1]");
+    }
+    model.generator_optimizer().learning_rate *= lr_scale;
+    model.energy_optimizer().learning_rate *= lr_scale;
 
-    const CheckpointExtras extras{
+    CheckpointExtras extras{
         {"app.format", {double(app_format)}},
         {"dataset", {d.id}},
         {"seed", split64(o.seed)},
@@ -787,12 +797,17 @@ int run(int argc, char** argv, const std::string& default_dataset) {
 
     std::filesystem::create_directories(o.out);
     const std::string ckpt_out = o.out + "/model.ckpt";
+    const auto save = [&] {
+      extras["lr_scale"] = {lr_scale *
+                            std::pow(topt.rollback_lr_factor, double(model.rollbacks()))};
+      save_checkpoint(ckpt_out, model, extras, description);
+    };
 
     // ---- training ----
     const std::int64_t first = model.step_count();
     const std::int64_t last = o.load.empty() ? std::max(o.steps, first) : first;
     double train_seconds = 0.0;
-    Progress progress(first, last, [&] { save_checkpoint(ckpt_out, model, extras, description); });
+    Progress progress(first, last, save);
     // A std::function, so the evaluation (here and below) is compiled once for both models.
     const std::function<RowVector<double>(const Matrix<double>&)> energy_fn =
         [&model](const Matrix<double>& x) -> RowVector<double> {
@@ -808,7 +823,11 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     };
     if (last > first) {
       std::cerr << "training " << d.name << ": steps " << first + 1 << " to " << last << " (batch "
-                << o.batch << ", lr " << num(o.lr) << ", energy lr " << num(o.energy_lr)
+                << o.batch << ", lr " << num(o.lr * lr_scale) << ", energy lr "
+                << num(o.energy_lr * lr_scale)
+                << (lr_scale != 1.0
+                        ? " (x" + num(lr_scale) + " of the given rates, after earlier rollbacks)"
+                        : std::string())
                 << ", entropy " << num(o.entropy) << ", Langevin steps " << o.langevin_steps
                 << " of size " << num(o.langevin_step_size, 3) << ", " << o.threads
                 << (o.threads == 1 ? " thread" : " threads") << ")\n";
@@ -830,14 +849,14 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       train_seconds = progress.seconds();
       if (interrupt_signal != 0) {
         const int sig = interrupt_signal;
-        save_checkpoint(ckpt_out, model, extras, description);
+        save();
         std::cerr << "\ninterrupted by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << " at step "
                   << model.step_count() << ": checkpoint saved to " << ckpt_out
                   << "; continue with --resume " << ckpt_out << '\n';
         return 128 + sig;
       }
     }
-    if (o.load.empty()) save_checkpoint(ckpt_out, model, extras, description);
+    if (o.load.empty()) save();
 
     // ---- outputs: samples, energy grid, figure ----
     Rng sample_rng(derive_seed(o.seed, sample_stream));
@@ -1025,8 +1044,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     }
     if (progress.rollbacks > 0)
       row("divergence rollbacks", std::to_string(progress.rollbacks) +
-                                      " (learning rates halved each time; --resume starts "
-                                      "again from --lr and --energy-lr)");
+                                      " (learning rates halved each time; the checkpoint "
+                                      "keeps the lowered ones for --resume)");
     std::printf("wrote %s/{figure.png, samples.csv, energy_grid.csv, %smetrics.json}\n",
                 o.out.c_str(), o.load.empty() ? "model.ckpt, " : "");
     if (!o.eval.empty()) std::printf("wrote %s (x, y, energy, log_density)\n", o.eval_out.c_str());

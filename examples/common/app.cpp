@@ -391,12 +391,17 @@ class Progress {
   template <class Model>
   void on_step(Model& model, const StepInfo& info) {
     if (interrupt_signal != 0) model.request_stop();
-    if (model.rollbacks() != rollbacks) {  // --divergence rollback: say so once per rollback
+    // --divergence rollback: one line per rollback. The hook runs after good
+    // steps only, so rollbacks in a row (the retried step diverging again)
+    // arrive together.
+    if (model.rollbacks() != rollbacks) {
+      if (tty_) std::cerr << '\n';
+      for (Index k = rollbacks + 1; k <= model.rollbacks(); ++k)
+        std::cerr << "rolled back to step " << model.step_count() - 1
+                  << " after a divergence (rollback " << k << ")\n";
       rollbacks = model.rollbacks();
-      std::cerr << (tty_ ? "\n" : "") << "rolled back to step " << model.step_count() - 1
-                << " after a divergence (rollback " << rollbacks << "); learning rates now lr "
-                << num(model.generator_optimizer().learning_rate) << ", energy lr "
-                << num(model.energy_optimizer().learning_rate) << '\n';
+      std::cerr << "learning rates now lr " << num(model.generator_optimizer().learning_rate)
+                << ", energy lr " << num(model.energy_optimizer().learning_rate) << '\n';
     }
     // After a rollback the trainer is back at an earlier step: trace points
     // from the abandoned steps would repeat their step numbers.
@@ -442,7 +447,7 @@ class Progress {
   double energy_loss = std::numeric_limits<double>::quiet_NaN();
   double generator_loss = std::numeric_limits<double>::quiet_NaN();
   std::int64_t saved_step = -1;  ///< step of the last periodic checkpoint, -1 if none
-  Index rollbacks = 0;           ///< --divergence rollback: how many so far
+  Index rollbacks = 0;           ///< --divergence rollback: how many in this run
   /// When set, evaluated at every tenth of training into nll_trace (step, NLL).
   std::function<double()> held_out_nll;
   std::vector<std::pair<std::int64_t, double>> nll_trace;
@@ -656,10 +661,11 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--base-sigma", o.base_sigma,
                  "sigma of the energy's quadratic base |x|^2 / (2 sigma^2), in model units")
       ->capture_default_str();
-  app.add_option("--divergence", o.divergence,
-                 "on a non-finite loss or gradient: stop (error naming the step; the last "
-                 "periodic checkpoint stays on disk) or rollback (restore the last good state, "
-                 "halve the learning rates, at most 3 times; checkpoints keep the halved rates)")
+  app.add_option(
+         "--divergence", o.divergence,
+         "on a non-finite loss or gradient: stop (error naming the step; the last "
+         "periodic checkpoint stays on disk) or rollback (restore the last good state, "
+         "halve the learning rates, at most 3 times per run; checkpoints keep the halved rates)")
       ->check(CLI::IsMember({"stop", "rollback"}))
       ->capture_default_str();
   app.add_option("--latent-bound", o.latent_bound, "generator latent z ~ U[-c, c]^4: c")
@@ -756,7 +762,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     // Rollbacks of earlier runs lowered the learning rates; --resume goes on
     // with the lowered ones (checkpoints from before "lr_scale" have none).
     double lr_scale = 1.0;
-    if (const auto it = info.extras.find("lr_scale"); it != info.extras.end()) {
+    if (!o.resume.empty() && info.extras.contains("lr_scale")) {
       lr_scale = extra(info.extras, ckpt_in, "lr_scale", 1)[0];
       if (!(lr_scale > 0.0 && lr_scale <= 1.0))
         throw Error(ckpt_in + ": setting \"lr_scale\" = " + num(lr_scale) + " is not in (0, 1]");
@@ -995,6 +1001,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     }
     j.number("alignment_kl", align_kl);
     j.integer("rollbacks", progress.rollbacks);
+    j.number("lr_scale", lr_scale * std::pow(topt.rollback_lr_factor, double(progress.rollbacks)));
     {
       std::vector<std::int64_t> steps;
       std::vector<double> values;

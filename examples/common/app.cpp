@@ -109,7 +109,7 @@ struct Options {
   Index langevin_steps = 10;
   double langevin_step_size = 0.05;
   double gradient_penalty = 0.0;
-  double energy_penalty = 0.0;
+  double energy_penalty = 0.01;
   bool no_standardize = false;
   double base_sigma = 0.5;
   double latent_bound = 1.0;
@@ -598,9 +598,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       "figure.png, samples.csv, energy_grid.csv, model.ckpt and metrics.json into the output "
       "directory. The defaults add to the paper's recipe what makes the energy take the data's "
       "shape (README, \"Training that reaches the density\"): Fourier input features, the "
-      "generator's entropy term, Langevin-refined negative samples and a lower energy learning "
-      "rate; --fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 is the paper's "
-      "literal recipe."};
+      "generator's entropy term, Langevin-refined negative samples, an energy magnitude penalty "
+      "and a lower energy learning rate; --fourier-scale 0 --entropy 0 --langevin-steps 0 "
+      "--energy-penalty 0 --energy-lr 0.01 is the paper's literal recipe."};
   app.get_formatter()->column_width(34);
   app.add_option("--dataset", o.dataset,
                  "data set: " + datasets::valid_names() + " (ignored with --data)")

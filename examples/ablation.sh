@@ -11,7 +11,8 @@
 #
 # BUILD_DIR defaults to build/release (build the spiral target first); runs
 # go to OUT_DIR (default out/ablation)/<data set>/<recipe>/seed<N>. A run
-# whose metrics.json exists is not repeated, so an interrupted sweep resumes.
+# whose metrics.json exists is not repeated (unless its flags or the program's
+# defaults changed), so an interrupted sweep resumes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-build/release}
@@ -42,10 +43,17 @@ flags_of() {
   esac
 }
 
+# A finished run is reused only if it ran with the same flags and the same
+# program defaults (--help lists them), so a changed default reruns it.
+defaults_hash=$("$spiral" --help | cksum | cut -d' ' -f1)
+
 run_one() {  # dataset recipe seed
   local dir="$out/$1/$2/seed$3"
-  [[ -f "$dir/metrics.json" ]] && return 0
+  local signature="$defaults_hash $(flags_of "$2")"
+  [[ -f "$dir/metrics.json" && "$(cat "$dir/signature.txt" 2> /dev/null)" == "$signature" ]] && return 0
+  rm -rf "$dir"
   mkdir -p "$dir"
+  echo "$signature" > "$dir/signature.txt"
   # shellcheck disable=SC2046
   local rc=0
   "$spiral" --dataset "$1" --seed "$3" --out "$dir" $(flags_of "$2") > "$dir/log.txt" 2>&1 || rc=$?

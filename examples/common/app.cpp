@@ -834,8 +834,11 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                 << (lr_scale != 1.0
                         ? " (x" + num(lr_scale) + " of the given rates, after earlier rollbacks)"
                         : std::string())
-                << ", entropy " << num(o.entropy) << ", Langevin steps " << o.langevin_steps
-                << " of size " << num(o.langevin_step_size, 3) << ", " << o.threads
+                << ", entropy " << num(o.entropy) << ", energy penalty " << num(o.energy_penalty)
+                << (o.gradient_penalty > 0 ? ", gradient penalty " + num(o.gradient_penalty)
+                                           : std::string())
+                << ", Langevin steps " << o.langevin_steps << " of size "
+                << num(o.langevin_step_size, 3) << ", " << o.threads
                 << (o.threads == 1 ? " thread" : " threads") << ")\n";
       InterruptGuard guard;
       try {

@@ -803,9 +803,12 @@ int run(int argc, char** argv, const std::string& default_dataset) {
 
     std::filesystem::create_directories(o.out);
     const std::string ckpt_out = o.out + "/model.ckpt";
+    // The scale of the rates now: the loaded one, halved per rollback of this run.
+    const auto lr_scale_now = [&] {
+      return lr_scale * std::pow(topt.rollback_lr_factor, double(model.rollbacks()));
+    };
     const auto save = [&] {
-      extras["lr_scale"] = {lr_scale *
-                            std::pow(topt.rollback_lr_factor, double(model.rollbacks()))};
+      extras["lr_scale"] = {lr_scale_now()};
       save_checkpoint(ckpt_out, model, extras, description);
     };
 
@@ -1004,7 +1007,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     }
     j.number("alignment_kl", align_kl);
     j.integer("rollbacks", progress.rollbacks);
-    j.number("lr_scale", lr_scale * std::pow(topt.rollback_lr_factor, double(progress.rollbacks)));
+    j.number("lr_scale", lr_scale_now());
     {
       std::vector<std::int64_t> steps;
       std::vector<double> values;

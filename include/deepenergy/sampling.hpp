@@ -30,7 +30,9 @@ struct LangevinOptions {
   /// at one draw of its noise. 0 keeps every step a Langevin step.
   Index quench_steps = 0;
   /// Columns per energy evaluation, so memory does not grow with the number
-  /// of samples (the energy's activations are hidden x block).
+  /// of samples (the energy's activations are hidden x block). Each block
+  /// runs all its steps before the next starts, drawing its own noise, so
+  /// the samples depend on block as well as on the seed.
   Index block = 256;
 };
 

@@ -2,7 +2,8 @@
 # not empty, the CSV files have their headers and row counts, and eval.csv has
 # one row per input point (POINTS) after its header.
 #   cmake -DOUT=<dir> -DPOINTS=<n> -P check_outputs.cmake
-foreach(file figure.png samples.csv energy_grid.csv model.ckpt metrics.json eval.csv)
+foreach(file figure.png samples.csv generator_samples.csv energy_grid.csv model.ckpt metrics.json
+             eval.csv)
   if(NOT EXISTS "${OUT}/${file}")
     message(FATAL_ERROR "${OUT}/${file} is missing")
   endif()
@@ -35,12 +36,14 @@ function(check_csv file header rows)
   endif()
 endfunction()
 check_csv(samples.csv "x,y" 10000)
+check_csv(generator_samples.csv "x,y" 10000)
 check_csv(energy_grid.csv "x,y,energy" 40000)
 check_csv(eval.csv "x,y,energy,log_density" ${POINTS})
 
 file(READ "${OUT}/metrics.json" json)
 foreach(key steps wall_seconds steps_per_second energy_loss generator_loss log_z log_z_error
-            test_nll oracle_entropy gap kde_nll kde_gap mmd2 alignment_kl rollbacks lr_scale)
+            test_nll oracle_entropy gap kde_nll kde_gap mmd2 generator_mmd2 alignment_kl rollbacks
+            lr_scale sample_steps sample_step_size sample_seconds)
   if(NOT json MATCHES "\"${key}\": [-0-9]")
     message(FATAL_ERROR "${OUT}/metrics.json: no number for \"${key}\"")
   endif()

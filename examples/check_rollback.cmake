@@ -10,7 +10,7 @@
 #   cmake -DPROGRAM=<exe> -DOUT=<dir> -P check_rollback.cmake
 execute_process(
   COMMAND "${PROGRAM}" --steps 500 --energy-lr 3e5 --energy-penalty 0 --divergence rollback
-          --eval-grid 16 --out "${OUT}"
+          --sample-steps 2 --eval-grid 16 --out "${OUT}"
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message(STATUS "exit status: ${status}\nstdout: ${out}\nstderr: ${err}")
 if(NOT status EQUAL 0)
@@ -42,7 +42,7 @@ message(STATUS "${rollbacks} rollbacks, trace steps increase")
 
 # The checkpoint keeps the lowered learning rates: --resume goes on with them.
 execute_process(
-  COMMAND "${PROGRAM}" --resume "${OUT}/model.ckpt" --steps 510 --divergence rollback --eval-grid
+  COMMAND "${PROGRAM}" --resume "${OUT}/model.ckpt" --steps 510 --divergence rollback --sample-steps 2 --eval-grid
           16 --out "${OUT}-resume"
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message(STATUS "resume: exit status: ${status}\nstderr: ${err}")

@@ -8,7 +8,7 @@ bin=$1
 dir=$2
 rm -rf "$dir"
 mkdir -p "$dir"
-common=(--eval-grid 16 --seed 4)
+common=(--eval-grid 16 --seed 4 --sample-steps 2)
 
 # (1) interrupt a long run once it is training
 "$bin" "${common[@]}" --steps 1000000 --out "$dir/int" 2>"$dir/int.err" >/dev/null &

@@ -36,6 +36,7 @@
 #include "deepenergy/datasets.hpp"
 #include "deepenergy/deepenergy.hpp"
 #include "deepenergy/evaluation.hpp"
+#include "deepenergy/sampling.hpp"
 #include "figure.hpp"
 
 namespace deepenergy::examples {
@@ -114,6 +115,8 @@ struct Options {
   double base_sigma = 0.5;
   double latent_bound = 1.0;
   Index eval_grid = 100;
+  Index sample_steps = 400;
+  double sample_step_size = 0.02;
   std::string divergence = "stop";
 };
 
@@ -162,6 +165,11 @@ void validate(const Options& o) {
   if (!(o.latent_bound > 0.0) || !std::isfinite(o.latent_bound))
     throw UsageError("--latent-bound must be a positive finite number (got " + num(o.latent_bound) +
                      ")");
+  if (o.sample_steps < 0)
+    throw UsageError("--sample-steps must be >= 0 (got " + std::to_string(o.sample_steps) + ")");
+  if (!(o.sample_step_size > 0.0) || !std::isfinite(o.sample_step_size))
+    throw UsageError("--sample-step-size must be a positive finite number (got " +
+                     num(o.sample_step_size) + ")");
   if (o.eval_grid < 4 || o.eval_grid > 2000)
     throw UsageError("--eval-grid must be between 4 and 2000 (got " + std::to_string(o.eval_grid) +
                      ")");
@@ -595,12 +603,15 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       "Trains the deep energy model of Kim & Bengio (2016) with its deep directed generator on a "
       "2D data set (energy: 128 softplus experts on 128 deep features plus a quadratic base; "
       "generator 4-128-128-2; AdaGrad), evaluates it against the data set's oracle and writes "
-      "figure.png, samples.csv, energy_grid.csv, model.ckpt and metrics.json into the output "
-      "directory. The defaults add to the paper's recipe what makes the energy take the data's "
+      "figure.png, samples.csv (the model's samples: Langevin on the energy from the "
+      "generator's), generator_samples.csv, energy_grid.csv, model.ckpt and metrics.json into "
+      "the output directory. The defaults add to the paper's recipe what makes the energy take the "
+      "data's "
       "shape (README, \"Training that reaches the density\"): Fourier input features, the "
       "generator's entropy term, Langevin-refined negative samples, an energy magnitude penalty "
       "and a lower energy learning rate; --fourier-scale 0 --entropy 0 --langevin-steps 0 "
-      "--energy-penalty 0 --energy-lr 0.01 is the paper's literal recipe."};
+      "--energy-penalty 0 --energy-lr 0.01 is the paper's literal recipe (its samples are "
+      "the generator's: --sample-steps 0)."};
   app.get_formatter()->column_width(34);
   app.add_option("--dataset", o.dataset,
                  "data set: " + datasets::valid_names() + " (ignored with --data)")
@@ -675,6 +686,16 @@ int run(int argc, char** argv, const std::string& default_dataset) {
          "log Z quadrature: cells per dimension of the coarse grid (the estimate uses twice "
          "as many; cost grows with its square)")
       ->capture_default_str();
+  app.add_option("--sample-steps", o.sample_steps,
+                 "Langevin steps on the trained energy from the generator's samples before "
+                 "samples.csv, the figure and the sample metrics (the model's samples, exp(-E)); "
+                 "0 = the generator's own samples. Not a training setting: --load can change it")
+      ->capture_default_str();
+  app.add_option("--sample-step-size", o.sample_step_size,
+                 "step size of --sample-steps, model units; by default 0.85 of a built-in "
+                 "mixture's component stddev where that is smaller (0.012 for the 8 Gaussians, "
+                 "0.015 for the 25)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -730,6 +751,12 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   if (ckpt_in.empty() && app.count("--langevin-step-size") == 0 && d.stddev > 0.0) {
     const double component = d.stddev / st.stddev().maxCoeff();  // model units
     if (component < o.langevin_step_size) o.langevin_step_size = 0.35 * component;
+  }
+  // The sampling step: the same reasoning, with a longer step (the chain must
+  // travel from G's samples into the wells) that still stays inside a mode.
+  if (app.count("--sample-step-size") == 0 && d.stddev > 0.0) {
+    const double component = d.stddev / st.stddev().maxCoeff();  // model units
+    o.sample_step_size = std::min(o.sample_step_size, 0.85 * component);
   }
   const std::uint64_t hash = data_hash(d.train);
   if (!ckpt_in.empty() && d.id == user_data_id) {
@@ -871,11 +898,31 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     if (o.load.empty()) save();
 
     // ---- outputs: samples, energy grid, figure ----
+    // The generator's samples, then the model's: Langevin on E from them.
+    const auto sample_start = Clock::now();
     Rng sample_rng(derive_seed(o.seed, sample_stream));
-    const Matrix<double> samples_model =
-        model.generator().sample(sample_count, sample_rng).template cast<double>();
-    const Matrix<double> samples = st.inverse(samples_model);
+    Matrix<S> model_samples = model.generator().sample(sample_count, sample_rng);
+    const Matrix<double> generator_samples_model = model_samples.template cast<double>();
+    LangevinOptions sampling;
+    sampling.steps = o.sample_steps;
+    sampling.step_size = o.sample_step_size;
+    try {
+      langevin_sample(model.energy(), model_samples, sampling, sample_rng);
+    } catch (const Error& e) {
+      // The model is already on disk (or came from --load): only sampling is lost.
+      throw Error(std::string(e.what()) + " (here --sample-step-size " + num(o.sample_step_size) +
+                  " with --sample-steps " + std::to_string(o.sample_steps) +
+                  "; --sample-steps 0 gives the generator's own " + "samples)" +
+                  (o.load.empty() ? "; the trained model is saved in " + ckpt_out +
+                                        ": sample it again with --load " + ckpt_out
+                                  : std::string()));
+    }
+    const Matrix<double> samples = st.inverse(model_samples.template cast<double>());
+    const Matrix<double> generator_samples = st.inverse(generator_samples_model);
+    const double sample_seconds =
+        std::chrono::duration<double>(Clock::now() - sample_start).count();
     save_csv(o.out + "/samples.csv", samples, {"x", "y"});
+    save_csv(o.out + "/generator_samples.csv", generator_samples, {"x", "y"});
 
     figure::Box box;
     if (d.id != user_data_id) {
@@ -894,7 +941,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     save_csv(o.out + "/energy_grid.csv", grid_csv, {"x", "y", "energy"});
     {
       figure::FigureOptions fo;
-      fo.left_title = d.name + ": data (red), samples (blue)";
+      fo.left_title =
+          d.name + ": data (red), " + (o.sample_steps > 0 ? "samples" : "G samples") + " (blue)";
       fo.right_title = "energy, " + std::to_string(model.step_count()) + " steps";
       // Colour scale: the range of the energy over the training points (1st to
       // 99th percentile) widened by a quarter on each side, so the data's
@@ -924,14 +972,22 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       oracle = eval::mixture_entropy(d.centres, d.stddev, oracle_mc, oracle_rng);
     else if (d.four_spin)
       oracle = eval::four_spin_entropy(oracle_mc, oracle_rng);
-    const Matrix<double> gen2k = samples.leftCols(eval_sample_count);
     const Matrix<double> test2k = d.test.leftCols(std::min(eval_sample_count, d.test.cols()));
-    const double mmd_h = eval::median_heuristic_bandwidth(gen2k, test2k);
-    const double mmd2 = eval::mmd2_unbiased(gen2k, test2k, mmd_h);
-    const double align_kl =
-        eval::alignment_kl(energy_fn, samples_model.leftCols(eval_sample_count), pz.log_z);
-    std::optional<eval::ModeCoverage> modes;
-    if (d.centres.cols() > 0) modes = eval::mode_coverage(samples, d.centres, d.stddev);
+    // MMD with the bandwidth of the model's samples for both sets of samples,
+    // so the two figures compare.
+    const double mmd_h =
+        eval::median_heuristic_bandwidth(samples.leftCols(eval_sample_count), test2k);
+    const double mmd2 = eval::mmd2_unbiased(samples.leftCols(eval_sample_count), test2k, mmd_h);
+    const double generator_mmd2 =
+        eval::mmd2_unbiased(generator_samples.leftCols(eval_sample_count), test2k, mmd_h);
+    // KL(P_G || P_E) measures the generator, so it takes G's own samples.
+    const double align_kl = eval::alignment_kl(
+        energy_fn, generator_samples_model.leftCols(eval_sample_count), pz.log_z);
+    std::optional<eval::ModeCoverage> modes, generator_modes;
+    if (d.centres.cols() > 0) {
+      modes = eval::mode_coverage(samples, d.centres, d.stddev);
+      generator_modes = eval::mode_coverage(generator_samples, d.centres, d.stddev);
+    }
     // KDE baseline: bandwidth chosen on the last 10% of the training points.
     const Index n_val = std::max<Index>(1, d.train.cols() / 10);
     const eval::Kde kde =
@@ -962,6 +1018,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("wall_seconds", wall);
     j.number("train_seconds", train_seconds);
     j.number("eval_seconds", eval_seconds);
+    j.number("sample_seconds", sample_seconds);
     j.number("steps_per_second", train_seconds > 0 ? double(steps_run) / train_seconds : nan);
     j.number("energy_loss", progress.energy_loss);
     j.number("generator_loss", progress.generator_loss);
@@ -976,6 +1033,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("gradient_penalty", o.gradient_penalty);
     j.number("energy_penalty", o.energy_penalty);
     j.number("base_sigma", o.base_sigma);
+    j.integer("sample_steps", o.sample_steps);
+    j.number("sample_step_size", o.sample_step_size);
     j.number("latent_bound", o.latent_bound);
     j.boolean("standardized", !o.no_standardize);
     j.number("log_det_jacobian", log_det);
@@ -995,15 +1054,18 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("kde_bandwidth", kde.bandwidth);
     j.number("mmd2", mmd2);
     j.number("mmd_bandwidth", mmd_h);
-    j.integer("mmd_points", gen2k.cols());
+    j.number("generator_mmd2", generator_mmd2);
+    j.integer("mmd_points", eval_sample_count);
     if (modes) {
       j.integer("modes_covered", modes->modes_covered);
       j.integer("modes_total", d.centres.cols());
       j.number("high_quality_fraction", modes->high_quality_fraction);
+      j.integer("generator_modes_covered", generator_modes->modes_covered);
+      j.number("generator_high_quality_fraction", generator_modes->high_quality_fraction);
     } else {
-      j.null("modes_covered");
-      j.null("modes_total");
-      j.null("high_quality_fraction");
+      for (const char* key : {"modes_covered", "modes_total", "high_quality_fraction",
+                              "generator_modes_covered", "generator_high_quality_fraction"})
+        j.null(key);
     }
     j.number("alignment_kl", align_kl);
     j.integer("rollbacks", progress.rollbacks);
@@ -1023,14 +1085,20 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.string("units",
              "log_z and alignment_kl in model units (standardised coordinates); test_nll, "
              "oracle_entropy, gap and kde_* in nats in the data's own units");
+    j.string("samples",
+             "mmd2, modes_covered and high_quality_fraction are of the model's samples "
+             "(samples.csv: sample_steps Langevin steps on the energy from the generator's "
+             "samples), generator_* of the generator's own (generator_samples.csv)");
     write_text(o.out + "/metrics.json", j.text());
 
     const auto row = [](const std::string& name, const std::string& value) {
       std::printf("  %-28s %s\n", name.c_str(), value.c_str());
     };
-    std::printf("%s: %lld steps, %.1f s (training %.1f s, %.0f steps/s; evaluation %.1f s)\n",
-                d.name.c_str(), static_cast<long long>(model.step_count()), wall, train_seconds,
-                train_seconds > 0 ? double(steps_run) / train_seconds : 0.0, eval_seconds);
+    std::printf(
+        "%s: %lld steps, %.1f s (training %.1f s, %.0f steps/s; sampling %.1f s; evaluation %.1f "
+        "s)\n",
+        d.name.c_str(), static_cast<long long>(model.step_count()), wall, train_seconds,
+        train_seconds > 0 ? double(steps_run) / train_seconds : 0.0, sample_seconds, eval_seconds);
     row("log Z (model units)", num(pz.log_z, 5) + " +- " + num(pz.error_estimate, 2) + "  (" +
                                    std::to_string(pz.n) + "^2 grid)");
     row("test NLL (nats, data units)", num(nll, 5));
@@ -1041,11 +1109,19 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     row("KDE test NLL",
         num(kde_nll, 5) +
             (oracle ? "  (gap " + num(kde_nll - oracle->value, 4) + ")" : std::string()));
-    row("MMD^2 (2000 vs 2000)", num(mmd2, 3) + "  (bandwidth " + num(mmd_h, 3) + ")");
+    row("samples",
+        (o.sample_steps > 0 ? std::to_string(o.sample_steps) + " Langevin steps of " +
+                                  num(o.sample_step_size, 3) + " from G's; after the ';': G's own"
+                            : std::string("G's own (--sample-steps 0)")));
+    row("MMD^2 (2000 vs 2000)",
+        num(mmd2, 3) + "; " + num(generator_mmd2, 3) + "  (bandwidth " + num(mmd_h, 3) + ")");
     if (modes)
       row("modes covered", std::to_string(modes->modes_covered) + " / " +
                                std::to_string(d.centres.cols()) + ", high quality " +
-                               num(100.0 * modes->high_quality_fraction, 3) + "%");
+                               num(100.0 * modes->high_quality_fraction, 3) + "%; " +
+                               std::to_string(generator_modes->modes_covered) + " / " +
+                               std::to_string(d.centres.cols()) + ", " +
+                               num(100.0 * generator_modes->high_quality_fraction, 3) + "%");
     row("alignment KL(P_G || P_E)", num(align_kl, 4));
     if (!progress.nll_trace.empty()) {
       const double jump = progress.max_jump_second_half();
@@ -1059,8 +1135,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       row("divergence rollbacks", std::to_string(progress.rollbacks) +
                                       " (learning rates halved each time; the checkpoint "
                                       "keeps the lowered ones for --resume)");
-    std::printf("wrote %s/{figure.png, samples.csv, energy_grid.csv, %smetrics.json}\n",
-                o.out.c_str(), o.load.empty() ? "model.ckpt, " : "");
+    std::printf(
+        "wrote %s/{figure.png, samples.csv, generator_samples.csv, energy_grid.csv, "
+        "%smetrics.json}\n",
+        o.out.c_str(), o.load.empty() ? "model.ckpt, " : "");
     if (!o.eval.empty()) std::printf("wrote %s (x, y, energy, log_density)\n", o.eval_out.c_str());
     return 0;
   };

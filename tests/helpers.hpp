@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deepenergy/rng.hpp>
 #include <deepenergy/types.hpp>
+#include <string>
 
 namespace deepenergy::test {
 
@@ -13,6 +14,17 @@ inline Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed, d
   Matrix<double> x(rows, cols);
   for (Index k = 0; k < x.size(); ++k) x(k) = scale * rng.normal();
   return x;
+}
+
+/// The message of the deepenergy::Error that call() throws, or
+/// "(no Error thrown)".
+inline std::string message_of(auto&& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no Error thrown)";
 }
 
 }  // namespace deepenergy::test

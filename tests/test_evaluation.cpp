@@ -9,6 +9,7 @@
 #include <string>
 
 #include "deepenergy/datasets.hpp"
+#include "helpers.hpp"
 
 namespace {
 
@@ -19,6 +20,7 @@ using deepenergy::Rng;
 using deepenergy::RowVector;
 using deepenergy::Vector;
 namespace eval = deepenergy::eval;
+using deepenergy::test::message_of;
 
 constexpr double kPi = std::numbers::pi;
 
@@ -59,15 +61,6 @@ eval::Box box2(double lo0, double hi0, double lo1, double hi1) {
   b.lo << lo0, lo1;
   b.hi << hi0, hi1;
   return b;
-}
-
-std::string message_of(auto&& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no Error thrown)";
 }
 
 }  // namespace

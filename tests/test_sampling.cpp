@@ -6,7 +6,10 @@
 #include <limits>
 #include <string>
 
+#include "helpers.hpp"
+
 using namespace deepenergy;
+using deepenergy::test::message_of;
 
 namespace {
 
@@ -39,15 +42,6 @@ GaussianWell well() {
   w.m << 1.0, -2.0;
   w.s = 0.5;
   return w;
-}
-
-std::string message_of(const auto& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include "deepenergy/optimizers.hpp"
 #include "deepenergy/paper.hpp"
 #include "deepenergy/regularizers.hpp"
-#include "deepenergy/sampling.hpp"
 #include "deepenergy/rng.hpp"
+#include "deepenergy/sampling.hpp"
 #include "deepenergy/trainer.hpp"
 #include "deepenergy/types.hpp"

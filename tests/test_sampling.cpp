@@ -88,7 +88,7 @@ TEST_CASE("langevin_sample with every step quenched descends to the minimum") {
   const int before = w.evaluations;
   langevin_sample(w, b, o, rng);
   CHECK(w.evaluations - before == 3 * 200);
-  CHECK(a == b);
+  CHECK((a - b).cwiseAbs().maxCoeff() < 1e-12);
 }
 
 TEST_CASE("langevin_sample keeps noise up to the quenched tail") {
@@ -154,17 +154,34 @@ TEST_CASE("langevin_sample rejects bad options and reports divergence") {
   o = {};
   o.quench_steps = o.steps + 1;
   CHECK(run(o) == "deepenergy::langevin_sample: quench_steps = 101; expected 0 to steps (100)");
+  o.quench_steps = -1;
+  CHECK(run(o) == "deepenergy::langevin_sample: quench_steps = -1; expected 0 to steps (100)");
   o = {};
   o.block = 0;
   CHECK(run(o).find("deepenergy::langevin_sample: block = 0") == 0);
-  // A step of 3 s overshoots the well (contraction factor -3.5): the samples
-  // blow up to inf and then NaN, and the function says so instead of
-  // returning them.
+  o.block = -3;
+  CHECK(run(o).find("deepenergy::langevin_sample: block = -3") == 0);
+  // A non-finite input is named by its column, even with no steps to take.
+  o = {};
+  o.steps = 0;
+  x(1, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK(run(o) ==
+        "deepenergy::langevin_sample: x has a non-finite value in column 2 (before any "
+        "step)");
+  // A step of 3 s overshoots the well (contraction factor -3.5): a sample off
+  // the minimum blows up to inf and then NaN, and the function says so
+  // instead of returning it. Without noise the first column, at the minimum,
+  // stays there and its block finishes first; x is still left as it was.
   o = {};
   o.steps = 1000;
+  o.quench_steps = 1000;
   o.step_size = 3 * w.s;
-  x.setZero();
+  o.block = 1;
+  x.setConstant(0.5);
+  x.col(0) = w.m;
+  const Matrix<double> before = x;
   const std::string m = run(o);
   CHECK(m.find("deepenergy::langevin_sample: a sample became non-finite") == 0);
   CHECK(m.find("use a smaller step_size") != std::string::npos);
+  CHECK(x == before);
 }

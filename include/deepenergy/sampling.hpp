@@ -25,7 +25,7 @@ namespace deepenergy {
 struct LangevinOptions {
   Index steps = 100;        ///< number of steps
   double step_size = 0.01;  ///< eps: x -= eps^2/2 dE/dx, then x += eps N(0, I)
-  /// Steps of the last `quench_steps` drop the noise (gradient descent on E
+  /// The last `quench_steps` steps drop the noise (gradient descent on E
   /// with the same step): the chain ends at the bottom of its well instead of
   /// at one draw of its noise. 0 keeps every step a Langevin step.
   Index quench_steps = 0;
@@ -43,10 +43,13 @@ struct LangevinOptions {
 /// Metropolis correction, so a finite eps biases it by O(eps^2)).
 ///
 /// Energy needs `energy(const Matrix<S>&)` and `input_gradient(const
-/// RowVector<S>&)` with the meaning of EnergyModel's (concepts.hpp). It runs
-/// in its current mode: put a BatchNorm inside it in inference mode first.
-/// Throws Error on bad options or a non-finite sample (the step is too large
-/// for the energy's curvature).
+/// RowVector<S>&)` with the meaning of EnergyModel's (energy_model.hpp). It
+/// runs in its current mode: put a BatchNorm inside it in inference mode
+/// first. Afterwards the energy's last input was a local block: call energy()
+/// again before its backward() or input_gradient().
+/// Throws Error, leaving x unchanged, on bad options, a non-finite input, or a
+/// sample that became non-finite (the step is too large for the energy's
+/// curvature).
 template <class Energy, class S>
 void langevin_sample(Energy& energy, Matrix<S>& x, const LangevinOptions& options, Rng& rng) {
   const auto fail = [](const std::string& what) {
@@ -65,9 +68,13 @@ void langevin_sample(Energy& energy, Matrix<S>& x, const LangevinOptions& option
          std::to_string(options.steps) + ")");
   if (options.block <= 0)
     fail("block = " + std::to_string(options.block) + "; expected a positive number of columns");
+  for (Index j = 0; j < x.cols(); ++j)
+    if (!x.col(j).allFinite())
+      fail("x has a non-finite value in column " + std::to_string(j) + " (before any step)");
   const S eps = S(options.step_size);
   const S drift = S(0.5) * eps * eps;
   const Index n = x.cols();
+  Matrix<S> out(x.rows(), n);  // x stays as it was until every block succeeded
   Matrix<S> block;
   RowVector<S> ones;
   for (Index first = 0; first < n; first += options.block) {
@@ -83,8 +90,9 @@ void langevin_sample(Energy& energy, Matrix<S>& x, const LangevinOptions& option
     if (!block.allFinite())
       fail("a sample became non-finite after " + std::to_string(options.steps) + " steps of size " +
            num(options.step_size) + "; use a smaller step_size");
-    x.middleCols(first, m) = block;
+    out.middleCols(first, m) = block;
   }
+  x = out;
 }
 
 }  // namespace deepenergy

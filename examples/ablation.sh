@@ -5,9 +5,9 @@
 # the median over seeds and the range, and keeps every run's metrics.json.
 # "NLL jump" is the largest change of the held-out NLL between two of the
 # run's ten evaluations in its second half (metrics.json, nll_trace).
-# "modes" and "high quality" are of the model's samples (Langevin on the
-# energy from the generator's, --sample-steps), "G modes" and "G high quality"
-# of the generator's own samples.
+# "modes", "high quality" and MMD^2 are of the refined samples (the
+# generator's after --sample-steps Langevin steps on the energy), the "G"
+# columns of the generator's own; "sample s" is what the refinement cost.
 #
 #   bash examples/ablation.sh [BUILD_DIR] [OUT_DIR]
 #   DATASETS="two-spiral" SEEDS="1 2 3" RECIPES="paper default" JOBS=2 bash examples/ablation.sh
@@ -86,8 +86,8 @@ def fmt(vals, f):
     if not vals: return "failed"
     med = statistics.median(vals)
     return f.format(med) if len(vals) == 1 else f.format(med) + " (" + f.format(min(vals)) + " to " + f.format(max(vals)) + ")"
-print("| data set | recipe | runs | NLL gap (nats) | modes | high quality | G modes | G high quality | MMD^2 | NLL jump, 2nd half | train s |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| data set | recipe | runs | NLL gap (nats) | modes | high quality | G modes | G high quality | MMD^2 | G MMD^2 | NLL jump, 2nd half | train s | sample s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for d in datasets:
     for r in recipes:
         ms = []
@@ -111,6 +111,8 @@ for d in datasets:
               f"{fmt(hq, '{:.0f}%') if hq else '-'} | "
               f"{fmt(gmodes, '{:.0f}') + '/' + str(total) if gmodes else '-'} | "
               f"{fmt(ghq, '{:.0f}%') if ghq else '-'} | {fmt([m['mmd2'] for m in ok if m.get('mmd2') is not None], '{:.1e}')} | "
+              f"{fmt([m['generator_mmd2'] for m in ok if m.get('generator_mmd2') is not None], '{:.1e}') if any(m.get('generator_mmd2') is not None for m in ok) else '-'} | "
               f"{fmt([m['nll_max_jump_second_half'] for m in ok if m.get('nll_max_jump_second_half') is not None], '{:.2g}') if any(m.get('nll_max_jump_second_half') is not None for m in ok) else '-'} | "
-              f"{fmt([m['train_seconds'] for m in ok], '{:.0f}')} |")
+              f"{fmt([m['train_seconds'] for m in ok], '{:.0f}')} | "
+              f"{fmt([m['sample_seconds'] for m in ok if m.get('sample_seconds') is not None], '{:.0f}') if any(m.get('sample_seconds') is not None for m in ok) else '-'} |")
 PY

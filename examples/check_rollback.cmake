@@ -42,8 +42,8 @@ message(STATUS "${rollbacks} rollbacks, trace steps increase")
 
 # The checkpoint keeps the lowered learning rates: --resume goes on with them.
 execute_process(
-  COMMAND "${PROGRAM}" --resume "${OUT}/model.ckpt" --steps 510 --divergence rollback --sample-steps 2 --eval-grid
-          16 --out "${OUT}-resume"
+  COMMAND "${PROGRAM}" --resume "${OUT}/model.ckpt" --steps 510 --divergence rollback
+          --sample-steps 2 --eval-grid 16 --out "${OUT}-resume"
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message(STATUS "resume: exit status: ${status}\nstderr: ${err}")
 if(NOT status EQUAL 0)

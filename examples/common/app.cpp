@@ -55,7 +55,8 @@ using Clock = std::chrono::steady_clock;
 
 /// Steps of a default run: with the default recipe the two-spiral energy
 /// shows both arms after 10,000 steps (README, Results), and the run, with its
-/// evaluation and figure, stays under two minutes on a two-core machine.
+/// sampling, evaluation and figure, takes about two minutes on a two-core
+/// machine.
 constexpr std::int64_t default_steps = 10000;
 constexpr Index train_size = datasets::default_size;  // 10,000 as in the paper
 constexpr Index test_size = 10000;
@@ -603,10 +604,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       "Trains the deep energy model of Kim & Bengio (2016) with its deep directed generator on a "
       "2D data set (energy: 128 softplus experts on 128 deep features plus a quadratic base; "
       "generator 4-128-128-2; AdaGrad), evaluates it against the data set's oracle and writes "
-      "figure.png, samples.csv (the model's samples: Langevin on the energy from the "
-      "generator's), generator_samples.csv, energy_grid.csv, model.ckpt and metrics.json into "
-      "the output directory. The defaults add to the paper's recipe what makes the energy take the "
-      "data's "
+      "figure.png, samples.csv (the generator's samples refined by Langevin on the energy), "
+      "generator_samples.csv, energy_grid.csv, model.ckpt and metrics.json into the output "
+      "directory. The defaults add to the paper's recipe what makes the energy take the data's "
       "shape (README, \"Training that reaches the density\"): Fourier input features, the "
       "generator's entropy term, Langevin-refined negative samples, an energy magnitude penalty "
       "and a lower energy learning rate; --fourier-scale 0 --entropy 0 --langevin-steps 0 "
@@ -688,8 +688,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       ->capture_default_str();
   app.add_option("--sample-steps", o.sample_steps,
                  "Langevin steps on the trained energy from the generator's samples before "
-                 "samples.csv, the figure and the sample metrics (the model's samples, exp(-E)); "
-                 "0 = the generator's own samples. Not a training setting: --load can change it")
+                 "samples.csv, the figure and the sample metrics (short chains: each sample "
+                 "settles into a well near where G put it); 0 = the generator's own samples. "
+                 "Not a training setting: --load can change it")
       ->capture_default_str();
   app.add_option("--sample-step-size", o.sample_step_size,
                  "step size of --sample-steps, model units; by default 0.85 of a built-in "
@@ -898,26 +899,26 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     if (o.load.empty()) save();
 
     // ---- outputs: samples, energy grid, figure ----
-    // The generator's samples, then the model's: Langevin on E from them.
+    // The generator's samples, then the refined ones: Langevin on E from them.
     const auto sample_start = Clock::now();
     Rng sample_rng(derive_seed(o.seed, sample_stream));
-    Matrix<S> model_samples = model.generator().sample(sample_count, sample_rng);
-    const Matrix<double> generator_samples_model = model_samples.template cast<double>();
+    Matrix<S> refined = model.generator().sample(sample_count, sample_rng);
+    const Matrix<double> generator_samples_model = refined.template cast<double>();
     LangevinOptions sampling;
     sampling.steps = o.sample_steps;
     sampling.step_size = o.sample_step_size;
     try {
-      langevin_sample(model.energy(), model_samples, sampling, sample_rng);
+      langevin_sample(model.energy(), refined, sampling, sample_rng);
     } catch (const Error& e) {
       // The model is already on disk (or came from --load): only sampling is lost.
       throw Error(std::string(e.what()) + " (here --sample-step-size " + num(o.sample_step_size) +
                   " with --sample-steps " + std::to_string(o.sample_steps) +
-                  "; --sample-steps 0 gives the generator's own " + "samples)" +
+                  "; --sample-steps 0 gives the generator's own samples)" +
                   (o.load.empty() ? "; the trained model is saved in " + ckpt_out +
                                         ": sample it again with --load " + ckpt_out
                                   : std::string()));
     }
-    const Matrix<double> samples = st.inverse(model_samples.template cast<double>());
+    const Matrix<double> samples = st.inverse(refined.template cast<double>());
     const Matrix<double> generator_samples = st.inverse(generator_samples_model);
     const double sample_seconds =
         std::chrono::duration<double>(Clock::now() - sample_start).count();
@@ -973,7 +974,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     else if (d.four_spin)
       oracle = eval::four_spin_entropy(oracle_mc, oracle_rng);
     const Matrix<double> test2k = d.test.leftCols(std::min(eval_sample_count, d.test.cols()));
-    // MMD with the bandwidth of the model's samples for both sets of samples,
+    // MMD with the bandwidth of the refined samples for both sets of samples,
     // so the two figures compare.
     const double mmd_h =
         eval::median_heuristic_bandwidth(samples.leftCols(eval_sample_count), test2k);
@@ -1086,9 +1087,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
              "log_z and alignment_kl in model units (standardised coordinates); test_nll, "
              "oracle_entropy, gap and kde_* in nats in the data's own units");
     j.string("samples",
-             "mmd2, modes_covered and high_quality_fraction are of the model's samples "
-             "(samples.csv: sample_steps Langevin steps on the energy from the generator's "
-             "samples), generator_* of the generator's own (generator_samples.csv)");
+             "mmd2, modes_covered and high_quality_fraction are of the refined samples "
+             "(samples.csv: the generator's after sample_steps Langevin steps on the energy), "
+             "generator_* of the generator's own (generator_samples.csv); mmd_bandwidth is the "
+             "refined samples' median heuristic, used for both");
     write_text(o.out + "/metrics.json", j.text());
 
     const auto row = [](const std::string& name, const std::string& value) {

@@ -1,5 +1,5 @@
 // A small raster plotting helper for the examples: figures like the paper's
-// Figure 2 (left: training data in red and generator samples in blue; right:
+// Figure 2 (left: training data in red and samples in blue; right:
 // the energy as a heat map, blue low and red high, with a colour bar).
 //
 // Deliberately outside include/: the library itself does no image I/O.

@@ -745,20 +745,19 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     }
   }
   const double log_det = st.log_det_jacobian();
+  // A built-in mixture's component stddev in model units (0 for other data).
+  const double component = d.stddev > 0.0 ? d.stddev / st.stddev().maxCoeff() : 0.0;
   // Langevin step: 0.05 model units, unless a built-in mixture's components
   // are narrower than that; then 0.35 of their stddev, so that a step stays
   // well inside a mode (with 0.05 the 8 and 25 Gaussians' energy wells grow
   // without bound; README, Results). The spirals' components are wider.
-  if (ckpt_in.empty() && app.count("--langevin-step-size") == 0 && d.stddev > 0.0) {
-    const double component = d.stddev / st.stddev().maxCoeff();  // model units
-    if (component < o.langevin_step_size) o.langevin_step_size = 0.35 * component;
-  }
+  if (ckpt_in.empty() && app.count("--langevin-step-size") == 0 && component > 0.0 &&
+      component < o.langevin_step_size)
+    o.langevin_step_size = 0.35 * component;
   // The sampling step: the same reasoning, with a longer step (the chain must
   // travel from G's samples into the wells) that still stays inside a mode.
-  if (app.count("--sample-step-size") == 0 && d.stddev > 0.0) {
-    const double component = d.stddev / st.stddev().maxCoeff();  // model units
+  if (app.count("--sample-step-size") == 0 && component > 0.0)
     o.sample_step_size = std::min(o.sample_step_size, 0.85 * component);
-  }
   const std::uint64_t hash = data_hash(d.train);
   if (!ckpt_in.empty() && d.id == user_data_id) {
     if (join64(extra(info.extras, ckpt_in, "data.hash", 2)) != hash)

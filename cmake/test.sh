@@ -11,5 +11,5 @@ echo "== configure (release preset)"
 cmake --preset release
 echo "== build"
 cmake --build --preset release -j2
-echo "== test"
-ctest --preset release
+echo "== test (as many at once as there are cores)"
+ctest --preset release -j "$(nproc 2>/dev/null || echo 2)"

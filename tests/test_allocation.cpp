@@ -189,3 +189,13 @@ TEST_CASE("a steady-state train step with KernelEntropy allocates nothing") {
   check_no_allocation<KernelEntropy<float>>(1001);
   check_no_allocation<KernelEntropy<float>>(1001, 2);
 }
+
+// KernelEntropy's k-nearest-neighbour form (10 neighbours).
+struct NeighbourEntropy : KernelEntropy<float> {
+  NeighbourEntropy() : KernelEntropy<float>(1.0, 0.0, 10) {}
+};
+
+TEST_CASE("a steady-state train step with KernelEntropy's neighbour form allocates nothing") {
+  check_no_allocation<NeighbourEntropy>(64);
+  check_no_allocation<NeighbourEntropy>(1024);
+}

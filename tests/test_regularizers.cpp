@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deepenergy/batch_norm.hpp>
 #include <deepenergy/deepenergy.hpp>
+#include <numbers>
 
 #include "helpers.hpp"
 
@@ -63,6 +64,75 @@ TEST_CASE("KernelEntropy estimates the score of a Gaussian batch") {
   CHECK(slope > -1.5);
   CHECK(corr < -0.8);
   CHECK_THROWS_WITH_AS(KernelEntropy<float>(-1.0), doctest::Contains("lambda = -1"), Error);
+}
+
+TEST_CASE("KernelEntropy with neighbours: Dai et al.'s mean of the k nearest") {
+  SUBCASE("by hand: each sample's nearest neighbour, k = 1") {
+    // Four points in 2D; with k = 1, score_i = (d + 2)(x_nn - x_i) / |x_nn - x_i|^2.
+    Matrix<double> x(2, 4);
+    x << 0.0, 1.0, 0.0, 3.0,  //
+        0.0, 0.0, 2.0, 0.0;
+    KernelEntropy<double> h(0.5, 0.0, 1);
+    Matrix<double> g = Matrix<double>::Constant(2, 4, 0.25);  // the term adds to it
+    int dummy = 0;
+    const double value = h.generator_term(dummy, x, g);
+    // Nearest neighbours: 0 -> 1 (r 1), 1 -> 0 (r 1), 2 -> 0 (r 2), 3 -> 1 (r 2).
+    const int nn[4] = {1, 0, 0, 1};
+    for (Index i = 0; i < 4; ++i) {
+      const Eigen::Vector2d diff = x.col(nn[i]) - x.col(i);
+      const Eigen::Vector2d expect = 0.5 / 4.0 * 4.0 * diff / diff.squaredNorm();
+      CHECK(g(0, i) - 0.25 == doctest::Approx(expect(0)).epsilon(1e-12));
+      CHECK(g(1, i) - 0.25 == doctest::Approx(expect(1)).epsilon(1e-12));
+    }
+    // lambda * mean log(k / ((B - 1) pi r_i^2)), r = 1, 1, 2, 2.
+    double log_p = 0.0;
+    for (double r : {1.0, 1.0, 2.0, 2.0}) log_p += std::log(1.0 / (3.0 * std::numbers::pi * r * r));
+    CHECK(value == doctest::Approx(0.5 * log_p / 4.0).epsilon(1e-12));
+  }
+  SUBCASE("the score of a Gaussian batch, slope about -1") {
+    // N(0, I): the score is -x. Each sample's estimate is noisy (the mean of
+    // 20 neighbours), the regression slope over 2000 samples is not.
+    const Index B = 2000;
+    KernelEntropy<double> h(1.0, 0.0, 20);
+    const Matrix<double> x = random_batch(2, B, 5);
+    Matrix<double> g = Matrix<double>::Zero(2, B);
+    int dummy = 0;
+    const double value = h.generator_term(dummy, x, g);
+    const Matrix<double> score = g * double(B);
+    const double slope = (score.array() * x.array()).sum() / x.squaredNorm();
+    MESSAGE("k-NN score slope " << slope << " (exact -1); -H estimate " << value
+                                << " (exact -log(2 pi e) = "
+                                << -std::log(2 * std::numbers::pi * std::numbers::e) << ")");
+    CHECK(slope < -0.8);
+    CHECK(slope > -1.2);
+    // The k-NN entropy estimate of N(0, I): H = log(2 pi e) = 2.84 nats.
+    CHECK(-value ==
+          doctest::Approx(std::log(2 * std::numbers::pi * std::numbers::e)).epsilon(0.05));
+  }
+  SUBCASE("duplicated samples get no push and a finite value") {
+    Matrix<double> x = Matrix<double>::Zero(2, 5);
+    x(0, 4) = 1.0;  // four copies of the origin and one point at (1, 0)
+    KernelEntropy<double> h(1.0, 0.0, 2);
+    Matrix<double> g = Matrix<double>::Zero(2, 5);
+    int dummy = 0;
+    CHECK(std::isfinite(h.generator_term(dummy, x, g)));
+    CHECK(g.allFinite());
+    CHECK(g.leftCols(4).norm() == 0.0);
+    CHECK(g(0, 4) < 0.0);  // pulled toward its neighbours at the origin
+  }
+  SUBCASE("bad settings and too small a batch") {
+    CHECK_THROWS_WITH_AS(KernelEntropy<float>(1.0, 0.0, -3), doctest::Contains("neighbours = -3"),
+                         Error);
+    CHECK_THROWS_WITH_AS(KernelEntropy<float>(1.0, 0.5, 4), doctest::Contains("both given"), Error);
+    KernelEntropy<double> h(1.0, 0.0, 8);
+    const Matrix<double> x = random_batch(2, 8, 1);
+    Matrix<double> g = Matrix<double>::Zero(2, 8);
+    int dummy = 0;
+    CHECK_THROWS_WITH_AS(h.generator_term(dummy, x, g),
+                         doctest::Contains("a batch of 8 samples has fewer than 8 neighbours"),
+                         Error);
+    CHECK(g.norm() == 0.0);
+  }
 }
 
 TEST_CASE("EnergyMagnitudePenalty adds alpha mean E^2 with the right gradient") {
@@ -149,7 +219,8 @@ TEST_CASE("BatchNormEntropy: value and gradient on the generator's gammas") {
   BatchNormEntropy term(2.0);
   Matrix<double> x, gx;
   const double v = term.generator_term(g, x, gx);
-  const double h = 1.5 * std::log(2 * M_PI * M_E) + 0.5 * std::log(4.0) + 0.5 * std::log(0.25);
+  const double h = 1.5 * std::log(2 * std::numbers::pi * std::numbers::e) + 0.5 * std::log(4.0) +
+                   0.5 * std::log(0.25);
   CHECK(v == doctest::Approx(-2.0 * h));
   const auto& gg = g.net().layer<1>().gamma().grad;
   CHECK(gg(0, 0) == doctest::Approx(-2.0));

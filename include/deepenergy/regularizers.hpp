@@ -31,24 +31,47 @@ namespace deepenergy {
 /// heuristic), so the weights concentrate on each sample's near neighbours.
 /// The value returned (for reporting) is -lambda * H estimated by leave-one-out
 /// kernel density, up to a constant.
+///
+/// With `neighbours` = k > 0 the weights are Dai et al.'s instead: mu_i is the
+/// plain mean of x_i's k nearest neighbours in the batch, and
+///   score_i ~ (d + 2) (mu_i - x_i) / r_i^2,
+/// r_i the distance to the k-th neighbour, d the dimension. The factor is the
+/// mean shift's: over a ball of radius r, mean - x = r^2 / (d + 2) grad log p
+/// (Fukunaga and Hostetler 1975), so no bandwidth needs choosing; the value
+/// returned is then -lambda times the k-nearest-neighbour entropy estimate,
+/// log p_i ~ log(k / ((B - 1) V_d r_i^d)). A batch needs more than k samples.
 template <class S = float>
 class KernelEntropy {
  public:
-  explicit KernelEntropy(double lambda = 1.0, double bandwidth = 0.0)
-      : lambda_(lambda), bandwidth_(bandwidth) {
+  explicit KernelEntropy(double lambda = 1.0, double bandwidth = 0.0, Index neighbours = 0)
+      : lambda_(lambda), bandwidth_(bandwidth), neighbours_(neighbours) {
     if (!(lambda >= 0.0) || !std::isfinite(lambda))
       throw Error("KernelEntropy: lambda = " + std::to_string(lambda) +
                   ", expected a non-negative finite number");
     if (!(bandwidth >= 0.0) || !std::isfinite(bandwidth))
       throw Error("KernelEntropy: bandwidth = " + std::to_string(bandwidth) +
                   ", expected 0 (median heuristic) or a positive finite number");
+    if (neighbours < 0)
+      throw Error("KernelEntropy: neighbours = " + std::to_string(neighbours) +
+                  ", expected 0 (kernel weights) or a positive count");
+    if (neighbours > 0 && bandwidth > 0.0)
+      throw Error("KernelEntropy: bandwidth = " + std::to_string(bandwidth) +
+                  " and neighbours = " + std::to_string(neighbours) +
+                  " both given; the k-nearest-neighbour estimate sets its own scale, "
+                  "so pass bandwidth 0");
   }
 
   double lambda() const { return lambda_; }
+  Index neighbours() const { return neighbours_; }
 
   template <class Gen>
   double generator_term(Gen&, const Matrix<S>& x, Matrix<S>& grad_x) {
     const Index B = x.cols();
+    if (neighbours_ > 0 && lambda_ != 0.0 && B <= neighbours_)
+      throw Error("KernelEntropy: a batch of " + std::to_string(B) + " samples has fewer than " +
+                  std::to_string(neighbours_) + " neighbours per sample (neighbours = " +
+                  std::to_string(neighbours_) + "); use a batch of at least " +
+                  std::to_string(neighbours_ + 1) + " or fewer neighbours");
     if (B < 2 || lambda_ == 0.0) return 0.0;
     // Pairwise squared distances via the Gram matrix (one small GEMM).
     sqn_.noalias() = x.colwise().squaredNorm();
@@ -56,6 +79,7 @@ class KernelEntropy {
     d2_.colwise() += sqn_.transpose();
     d2_.rowwise() += sqn_;
     d2_ = d2_.cwiseMax(S(0));
+    if (neighbours_ > 0) return nearest_neighbour_term(x, grad_x);
     double h2 = bandwidth_ * bandwidth_;
     if (h2 == 0.0) {
       med_.clear();
@@ -82,8 +106,39 @@ class KernelEntropy {
   }
 
  private:
+  // The k-nearest-neighbour form (class comment), on d2_ already filled.
+  double nearest_neighbour_term(const Matrix<S>& x, Matrix<S>& grad_x) {
+    const Index B = x.cols(), d = x.rows(), k = neighbours_;
+    const double pi = 3.14159265358979323846;
+    const double log_ball = 0.5 * double(d) * std::log(pi) - std::lgamma(0.5 * double(d) + 1.0);
+    const double scale = lambda_ * double(d + 2) / double(B);
+    idx_.resize(std::size_t(B - 1));  // keeps its capacity: no allocation after the first step
+    mu_.resize(d, 1);
+    double log_p = 0.0;
+    for (Index i = 0; i < B; ++i) {
+      std::size_t n = 0;
+      for (Index j = 0; j < B; ++j)
+        if (j != i) idx_[n++] = j;
+      const auto kth = idx_.begin() + std::ptrdiff_t(k - 1);
+      std::nth_element(idx_.begin(), kth, idx_.end(),
+                       [&](Index a, Index b) { return d2_(a, i) < d2_(b, i); });
+      // d2_ only ranks the neighbours; r^2 is recomputed exactly, since the
+      // Gram-matrix distances lose their digits for nearby samples.
+      const double r2 = double((x.col(*kth) - x.col(i)).squaredNorm());
+      mu_.setZero();
+      for (Index m = 0; m < k; ++m) mu_ += x.col(idx_[std::size_t(m)]);
+      // k duplicates of x_i give r = 0 and mu = x_i: no push, and a finite log.
+      if (r2 > 0.0) grad_x.col(i) += S(scale / r2) * (mu_ / S(k) - x.col(i));
+      log_p += std::log(double(k) / double(B - 1)) - log_ball -
+               0.5 * double(d) * std::log(std::max(r2, 1e-30));
+    }
+    return lambda_ * log_p / double(B);
+  }
+
   double lambda_, bandwidth_;
+  Index neighbours_;
   std::vector<double> med_;
+  std::vector<Index> idx_;
   // Workspaces, sized once per batch size (no allocation in steady state).
   Matrix<S> d2_, k_, mu_;
   RowVector<S> sqn_, ksum_;

@@ -5,6 +5,7 @@
 // batch 64.
 #pragma once
 
+#include "deepenergy/batch_norm.hpp"
 #include "deepenergy/energy_model.hpp"
 #include "deepenergy/experts.hpp"
 #include "deepenergy/generator.hpp"
@@ -48,6 +49,26 @@ Gen<S> make_generator(const Config& c = {}) {
                                 Dense<S>(c.hidden, c.hidden, Init::he()), ReLU<S>(),
                                 Dense<S>(c.hidden, c.data_dim)),
                 UniformLatent<S>(c.latent_dim, c.latent_bound));
+}
+
+/// The generator of the paper's extended version: the same layers with a
+/// BatchNorm after each hidden Dense (before its ReLU). The BatchNorm scales
+/// carry the generator's entropy term BatchNormEntropy (regularizers.hpp).
+/// Sample it in inference mode (set_training(false)) once trained, so each
+/// sample does not depend on the others in its batch.
+template <class S = float>
+using BatchNormGeneratorNet =
+    Sequential<Dense<S>, BatchNorm<S>, ReLU<S>, Dense<S>, BatchNorm<S>, ReLU<S>, Dense<S>>;
+template <class S = float>
+using BatchNormGen = Generator<BatchNormGeneratorNet<S>, UniformLatent<S>>;
+
+template <class S = float>
+BatchNormGen<S> make_batchnorm_generator(const Config& c = {}) {
+  return BatchNormGen<S>(
+      BatchNormGeneratorNet<S>(Dense<S>(c.latent_dim, c.hidden, Init::he()), BatchNorm<S>(c.hidden),
+                               ReLU<S>(), Dense<S>(c.hidden, c.hidden, Init::he()),
+                               BatchNorm<S>(c.hidden), ReLU<S>(), Dense<S>(c.hidden, c.data_dim)),
+      UniformLatent<S>(c.latent_dim, c.latent_bound));
 }
 
 /// The paper's energy with random Fourier features as its first layer:

@@ -26,7 +26,7 @@ command -v python3 > /dev/null || { echo "error: python3 is needed to summarise 
 
 datasets=${DATASETS:-"two-spiral four-spin eight-gaussians twenty-five-gaussians"}
 seeds=${SEEDS:-"1 2 3 4 5"}
-recipes=${RECIPES:-"paper entropy fourier langevin gradient_penalty energy_penalty default no_energy_penalty"}
+recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin gradient_penalty energy_penalty default no_energy_penalty default_neighbours default_batchnorm"}
 jobs=${JOBS:-2}
 
 # Each recipe as flags on top of the program's defaults. "paper" switches
@@ -36,12 +36,16 @@ flags_of() {
   case "$1" in
     paper) echo "$paper_flags" ;;
     entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01" ;;
+    entropy_neighbours) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 10" ;;
+    batchnorm_entropy) echo "$paper_flags --batchnorm-entropy 1" ;;
     fourier) echo "--entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01" ;;
     langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01" ;;
     gradient_penalty) echo "$paper_flags --gradient-penalty 0.1" ;;
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001" ;;
     default) echo "" ;;
     no_energy_penalty) echo "--energy-penalty 0" ;;  # the default before the penalty
+    default_neighbours) echo "--entropy-neighbours 10" ;;  # Dai et al.'s k-NN weights
+    default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1" ;;  # the extended paper's entropy
     *) echo "error: unknown recipe '$1'" >&2; exit 2 ;;
   esac
 }

@@ -45,12 +45,16 @@ namespace {
 using S = float;
 // Every model the examples train: the generator's entropy term, and the two
 // energy regularisers the ablation (README) switches on; a weight of 0 leaves
-// a term out of the computation.
-template <class Energy>
-using ModelOf = DeepEnergyGAN<Energy, paper::Gen<S>, AdaGrad, KernelEntropy<S>, GradientPenalty<S>,
-                              EnergyMagnitudePenalty>;
+// a term out of the computation. --batchnorm-entropy > 0 selects the extended
+// paper's generator (BatchNorm in it) and adds its entropy term.
+template <class Energy, class Gen = paper::Gen<S>, class... More>
+using ModelOf = DeepEnergyGAN<Energy, Gen, AdaGrad, KernelEntropy<S>, GradientPenalty<S>,
+                              EnergyMagnitudePenalty, More...>;
 using FourierModel = ModelOf<paper::FourierEnergy<S>>;  // the default (--fourier-scale > 0)
 using PaperModel = ModelOf<paper::Energy<S>>;           // --fourier-scale 0
+using FourierBatchNormModel =
+    ModelOf<paper::FourierEnergy<S>, paper::BatchNormGen<S>, BatchNormEntropy>;
+using PaperBatchNormModel = ModelOf<paper::Energy<S>, paper::BatchNormGen<S>, BatchNormEntropy>;
 using Clock = std::chrono::steady_clock;
 
 /// Steps of a default run: with the default recipe the two-spiral energy
@@ -107,6 +111,8 @@ struct Options {
   std::string data, out, load, resume, eval, eval_out;
   double entropy = 1.0;
   double entropy_bandwidth = 0.0;
+  Index entropy_neighbours = 0;
+  double batchnorm_entropy = 0.0;
   double fourier_scale = 2.0;
   Index langevin_steps = 10;
   double langevin_step_size = 0.05;
@@ -141,6 +147,21 @@ void validate(const Options& o) {
   if (!(o.entropy_bandwidth >= 0.0) || !std::isfinite(o.entropy_bandwidth))
     throw UsageError("--entropy-bandwidth must be a finite number >= 0 (got " +
                      num(o.entropy_bandwidth) + ")");
+  if (o.entropy_neighbours < 0)
+    throw UsageError("--entropy-neighbours must be >= 0 (got " +
+                     std::to_string(o.entropy_neighbours) + ")");
+  if (o.entropy_neighbours > 0 && o.entropy_bandwidth > 0.0)
+    throw UsageError(
+        "--entropy-neighbours and --entropy-bandwidth are alternatives (the "
+        "k-nearest-neighbour estimate sets its own scale); give one of them");
+  if (o.entropy_neighbours > 0 && o.entropy_neighbours >= o.batch)
+    throw UsageError("--entropy-neighbours " + std::to_string(o.entropy_neighbours) +
+                     " needs a larger batch: each sample's neighbours come from the other " +
+                     std::to_string(o.batch - 1) + " samples of --batch " +
+                     std::to_string(o.batch));
+  if (!(o.batchnorm_entropy >= 0.0) || !std::isfinite(o.batchnorm_entropy))
+    throw UsageError("--batchnorm-entropy must be a finite number >= 0 (got " +
+                     num(o.batchnorm_entropy) + ")");
   if (!(o.fourier_scale >= 0.0) || !std::isfinite(o.fourier_scale))
     throw UsageError("--fourier-scale must be a finite number >= 0 (got " + num(o.fourier_scale) +
                      ")");
@@ -276,6 +297,15 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   };
   setting("--energy-lr", "energy_lr", o.energy_lr);
   setting("--entropy-bandwidth", "entropy_bandwidth", o.entropy_bandwidth);
+  // Added after format 2: a checkpoint without it used the kernel weights.
+  if (e.contains("entropy_neighbours"))
+    setting("--entropy-neighbours", "entropy_neighbours", o.entropy_neighbours);
+  else
+    check("--entropy-neighbours", o.entropy_neighbours, Index(0), "0");
+  if (e.contains("batchnorm_entropy"))
+    setting("--batchnorm-entropy", "batchnorm_entropy", o.batchnorm_entropy);
+  else
+    check("--batchnorm-entropy", o.batchnorm_entropy, 0.0, "0");
   setting("--fourier-scale", "fourier_scale", o.fourier_scale);
   setting("--langevin-steps", "langevin_steps", o.langevin_steps);
   setting("--langevin-step-size", "langevin_step_size", o.langevin_step_size);
@@ -648,6 +678,15 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--entropy-bandwidth", o.entropy_bandwidth,
                  "KernelEntropy's kernel width in model units; 0 = the median heuristic")
       ->capture_default_str();
+  app.add_option("--entropy-neighbours", o.entropy_neighbours,
+                 "KernelEntropy with Dai et al.'s weights: the mean of each sample's k nearest "
+                 "neighbours in the batch instead of kernel weights; 0 = kernel weights")
+      ->capture_default_str();
+  app.add_option("--batchnorm-entropy", o.batchnorm_entropy,
+                 "weight of BatchNormEntropy (the extended paper's): BatchNorm after each of G's "
+                 "hidden layers, and -W sum 1/2 log(2 pi e gamma^2) in G's loss; 0 = the paper's "
+                 "generator, without BatchNorm")
+      ->capture_default_str();
   app.add_option("--fourier-scale", o.fourier_scale,
                  "frequency scale of the energy's random Fourier input features, in inverse "
                  "model units; 0 = the paper's ReLU first layer")
@@ -779,10 +818,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   topt.langevin_step_size = o.langevin_step_size;
   topt.seed = o.seed;
   if (o.divergence == "rollback") topt.on_divergence = TrainerOptions::OnDivergence::rollback;
-  const KernelEntropy<S> entropy(o.entropy, o.entropy_bandwidth);
+  const KernelEntropy<S> entropy(o.entropy, o.entropy_bandwidth, o.entropy_neighbours);
   const GradientPenalty<S> gradient_penalty(o.gradient_penalty);
   const EnergyMagnitudePenalty energy_penalty(o.energy_penalty);
-  // Everything from here on is the same for both energies: a generic lambda,
+  // Everything from here on is the same for every model type: a generic lambda,
   // instantiated once per model type.
   const auto train_and_report = [&](auto& model) -> int {
     if (!ckpt_in.empty()) load_checkpoint(ckpt_in, model);
@@ -806,6 +845,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         {"entropy", {o.entropy}},
         {"energy_lr", {o.energy_lr}},
         {"entropy_bandwidth", {o.entropy_bandwidth}},
+        {"entropy_neighbours", {double(o.entropy_neighbours)}},
+        {"batchnorm_entropy", {o.batchnorm_entropy}},
         {"fourier_scale", {o.fourier_scale}},
         {"langevin_steps", {double(o.langevin_steps)}},
         {"langevin_step_size", {o.langevin_step_size}},
@@ -825,8 +866,13 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         "deepenergy examples: " + d.name + ", hidden 128, latent 4, " +
         (o.fourier_scale > 0 ? "Fourier features (scale " + num(o.fourier_scale) + ")"
                              : std::string("the paper's ReLU features")) +
-        ", KernelEntropy " + num(o.entropy) + ", Langevin steps " +
-        std::to_string(o.langevin_steps) + "; " + describe_parameters(model);
+        ", KernelEntropy " + num(o.entropy) +
+        (o.entropy_neighbours > 0 ? " (" + std::to_string(o.entropy_neighbours) + " neighbours)"
+                                  : std::string()) +
+        (o.batchnorm_entropy > 0
+             ? ", BatchNorm generator, BatchNormEntropy " + num(o.batchnorm_entropy)
+             : std::string()) +
+        ", Langevin steps " + std::to_string(o.langevin_steps) + "; " + describe_parameters(model);
 
     std::filesystem::create_directories(o.out);
     const std::string ckpt_out = o.out + "/model.ckpt";
@@ -864,7 +910,13 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                 << (lr_scale != 1.0
                         ? " (x" + num(lr_scale) + " of the given rates, after earlier rollbacks)"
                         : std::string())
-                << ", entropy " << num(o.entropy) << ", energy penalty " << num(o.energy_penalty)
+                << ", entropy " << num(o.entropy)
+                << (o.entropy_neighbours > 0
+                        ? " (" + std::to_string(o.entropy_neighbours) + " neighbours)"
+                        : std::string())
+                << (o.batchnorm_entropy > 0 ? ", BatchNorm entropy " + num(o.batchnorm_entropy)
+                                            : std::string())
+                << ", energy penalty " << num(o.energy_penalty)
                 << (o.gradient_penalty > 0 ? ", gradient penalty " + num(o.gradient_penalty)
                                            : std::string())
                 << ", Langevin steps " << o.langevin_steps << " of size "
@@ -901,6 +953,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     // The generator's samples, then the refined ones: Langevin on E from them.
     const auto sample_start = Clock::now();
     Rng sample_rng(derive_seed(o.seed, sample_stream));
+    model.generator().set_training(false);  // a BatchNorm in G: its running averages
     Matrix<S> refined = model.generator().sample(sample_count, sample_rng);
     const Matrix<double> generator_samples_model = refined.template cast<double>();
     LangevinOptions sampling;
@@ -1027,6 +1080,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("energy_lr", o.energy_lr);
     j.number("entropy_weight", o.entropy);
     j.number("entropy_bandwidth", o.entropy_bandwidth);
+    j.integer("entropy_neighbours", o.entropy_neighbours);
+    j.number("batchnorm_entropy", o.batchnorm_entropy);
     j.number("fourier_scale", o.fourier_scale);
     j.integer("langevin_steps", o.langevin_steps);
     j.number("langevin_step_size", o.langevin_step_size);
@@ -1144,6 +1199,19 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     return 0;
   };
 
+  if (o.batchnorm_entropy > 0) {
+    const BatchNormEntropy batchnorm_entropy(o.batchnorm_entropy);
+    if (o.fourier_scale > 0) {
+      FourierBatchNormModel model(paper::make_fourier_energy<S>(config, o.fourier_scale),
+                                  paper::make_batchnorm_generator<S>(config), topt, AdaGrad{},
+                                  entropy, gradient_penalty, energy_penalty, batchnorm_entropy);
+      return train_and_report(model);
+    }
+    PaperBatchNormModel model(paper::make_energy<S>(config),
+                              paper::make_batchnorm_generator<S>(config), topt, AdaGrad{}, entropy,
+                              gradient_penalty, energy_penalty, batchnorm_entropy);
+    return train_and_report(model);
+  }
   if (o.fourier_scale > 0) {
     FourierModel model(paper::make_fourier_energy<S>(config, o.fourier_scale),
                        paper::make_generator<S>(config), topt, AdaGrad{}, entropy, gradient_penalty,

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "deepenergy/math.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/types.hpp"
 
@@ -126,13 +127,6 @@ inline Matrix<double> squared_distances(const Matrix<double>& a, const Matrix<do
   d.colwise() += a2;
   d.rowwise() += b2;
   return d.cwiseMax(0.0);
-}
-
-/// psi(n) for a positive integer n: -gamma + sum_{j=1}^{n-1} 1/j.
-inline double digamma_int(Index n) {
-  double s = -0.57721566490153286061;
-  for (Index j = 1; j < n; ++j) s += 1.0 / static_cast<double>(j);
-  return s;
 }
 
 inline Estimate mean_and_error(const std::vector<double>& v) {
@@ -788,7 +782,7 @@ inline double knn_entropy(const Matrix<double>& x, Index k = 3) {
     }
   }
   const double log_vd = 0.5 * d * std::log(std::numbers::pi) - std::lgamma(0.5 * d + 1.0);
-  return detail::digamma_int(n) - detail::digamma_int(k) + log_vd +
+  return math::digamma_int(n) - math::digamma_int(k) + log_vd +
          d * sum_log_r / static_cast<double>(n);
 }
 

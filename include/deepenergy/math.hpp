@@ -1,4 +1,4 @@
-// Numerically stable scalar functions used by layers and experts.
+// Numerically stable scalar functions used by layers, experts and estimators.
 #pragma once
 
 #include <cmath>
@@ -17,6 +17,14 @@ S sigmoid(S a) {
   if (a >= S(0)) return S(1) / (S(1) + std::exp(-a));
   const S e = std::exp(a);
   return e / (S(1) + e);
+}
+
+/// psi(n), the digamma function, at a positive integer n:
+/// -gamma + sum_{j=1}^{n-1} 1/j (the k-nearest-neighbour entropy estimates).
+inline double digamma_int(long long n) {
+  double s = -0.57721566490153286061;
+  for (long long j = 1; j < n; ++j) s += 1.0 / static_cast<double>(j);
+  return s;
 }
 
 }  // namespace deepenergy::math

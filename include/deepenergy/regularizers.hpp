@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "deepenergy/batch_norm.hpp"
+#include "deepenergy/math.hpp"
 #include "deepenergy/trainer.hpp"
 #include "deepenergy/types.hpp"
 
@@ -34,12 +35,16 @@ namespace deepenergy {
 ///
 /// With `neighbours` = k > 0 the weights are Dai et al.'s instead: mu_i is the
 /// plain mean of x_i's k nearest neighbours in the batch, and
-///   score_i ~ (d + 2) (mu_i - x_i) / r_i^2,
-/// r_i the distance to the k-th neighbour, d the dimension. The factor is the
-/// mean shift's: over a ball of radius r, mean - x = r^2 / (d + 2) grad log p
-/// (Fukunaga and Hostetler 1975), so no bandwidth needs choosing; the value
-/// returned is then -lambda times the k-nearest-neighbour entropy estimate,
-/// log p_i ~ log(k / ((B - 1) V_d r_i^d)). A batch needs more than k samples.
+///   score_i ~ c_k (mu_i - x_i) / r_i^2,   c_k = d (d + 2) k / (d k + 2),
+/// r_i the distance to the k-th neighbour, d the dimension, so no bandwidth
+/// needs choosing. The factor is the mean shift's (Fukunaga and Hostetler
+/// 1975): given r_i, the k - 1 nearer neighbours fill the ball, each offset
+/// averaging r^2 / (d + 2) grad log p, and the k-th lies on its sphere,
+/// averaging r^2 / d grad log p; c_k undoes their mean (d + 2 for many
+/// neighbours, d for one). The value returned is then -lambda times the
+/// Kozachenko-Leonenko entropy estimate,
+///   H ~ psi(B) - psi(k) + log V_d + (d / B) sum_i log r_i.
+/// A batch needs more than k samples.
 template <class S = float>
 class KernelEntropy {
  public:
@@ -68,18 +73,17 @@ class KernelEntropy {
   double generator_term(Gen&, const Matrix<S>& x, Matrix<S>& grad_x) {
     const Index B = x.cols();
     if (neighbours_ > 0 && lambda_ != 0.0 && B <= neighbours_)
-      throw Error("KernelEntropy: a batch of " + std::to_string(B) + " samples has fewer than " +
-                  std::to_string(neighbours_) + " neighbours per sample (neighbours = " +
-                  std::to_string(neighbours_) + "); use a batch of at least " +
-                  std::to_string(neighbours_ + 1) + " or fewer neighbours");
+      throw Error("KernelEntropy: neighbours = " + std::to_string(neighbours_) +
+                  " needs a batch of at least " + std::to_string(neighbours_ + 1) +
+                  " samples, got " + std::to_string(B));
     if (B < 2 || lambda_ == 0.0) return 0.0;
+    if (neighbours_ > 0) return nearest_neighbour_term(x, grad_x);
     // Pairwise squared distances via the Gram matrix (one small GEMM).
     sqn_.noalias() = x.colwise().squaredNorm();
     d2_.noalias() = S(-2) * (x.transpose() * x);
     d2_.colwise() += sqn_.transpose();
     d2_.rowwise() += sqn_;
     d2_ = d2_.cwiseMax(S(0));
-    if (neighbours_ > 0) return nearest_neighbour_term(x, grad_x);
     double h2 = bandwidth_ * bandwidth_;
     if (h2 == 0.0) {
       med_.clear();
@@ -106,15 +110,21 @@ class KernelEntropy {
   }
 
  private:
-  // The k-nearest-neighbour form (class comment), on d2_ already filled.
+  // The k-nearest-neighbour form (class comment).
   double nearest_neighbour_term(const Matrix<S>& x, Matrix<S>& grad_x) {
     const Index B = x.cols(), d = x.rows(), k = neighbours_;
+    // Distances by differences, not through the Gram matrix: the ranking must
+    // hold for nearly coincident samples too (a collapsing generator).
+    d2_.resize(B, B);
+    for (Index i = 0; i < B; ++i)
+      for (Index j = 0; j < B; ++j) d2_(j, i) = (x.col(j) - x.col(i)).squaredNorm();
     const double pi = 3.14159265358979323846;
     const double log_ball = 0.5 * double(d) * std::log(pi) - std::lgamma(0.5 * double(d) + 1.0);
-    const double scale = lambda_ * double(d + 2) / double(B);
+    const double c = double(d * (d + 2) * k) / double(d * k + 2);
+    const double scale = lambda_ * c / double(B);
     idx_.resize(std::size_t(B - 1));  // keeps its capacity: no allocation after the first step
     mu_.resize(d, 1);
-    double log_p = 0.0;
+    double sum_log_r2 = 0.0;
     for (Index i = 0; i < B; ++i) {
       std::size_t n = 0;
       for (Index j = 0; j < B; ++j)
@@ -122,17 +132,16 @@ class KernelEntropy {
       const auto kth = idx_.begin() + std::ptrdiff_t(k - 1);
       std::nth_element(idx_.begin(), kth, idx_.end(),
                        [&](Index a, Index b) { return d2_(a, i) < d2_(b, i); });
-      // d2_ only ranks the neighbours; r^2 is recomputed exactly, since the
-      // Gram-matrix distances lose their digits for nearby samples.
-      const double r2 = double((x.col(*kth) - x.col(i)).squaredNorm());
+      const double r2 = double(d2_(*kth, i));
       mu_.setZero();
       for (Index m = 0; m < k; ++m) mu_ += x.col(idx_[std::size_t(m)]);
       // k duplicates of x_i give r = 0 and mu = x_i: no push, and a finite log.
       if (r2 > 0.0) grad_x.col(i) += S(scale / r2) * (mu_ / S(k) - x.col(i));
-      log_p += std::log(double(k) / double(B - 1)) - log_ball -
-               0.5 * double(d) * std::log(std::max(r2, 1e-30));
+      sum_log_r2 += std::log(std::max(r2, 1e-30));
     }
-    return lambda_ * log_p / double(B);
+    const double entropy = math::digamma_int(B) - math::digamma_int(k) + log_ball +
+                           0.5 * double(d) * sum_log_r2 / double(B);
+    return -lambda_ * entropy;
   }
 
   double lambda_, bandwidth_;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's ablation table: the paper's literal recipe, each stabiliser,
-# and the examples' defaults, trained and evaluated by the spiral program on
+# The README's Results tables: the paper's literal recipe, each stabiliser
+# (and each entropy term), the examples' defaults and variants of them,
+# trained and evaluated by the spiral program on
 # each data set and seed; prints one Markdown row per (data set, recipe) with
 # the median over seeds and the range, and keeps every run's metrics.json.
 # "NLL jump" is the largest change of the held-out NLL between two of the
@@ -36,7 +37,7 @@ flags_of() {
   case "$1" in
     paper) echo "$paper_flags" ;;
     entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01" ;;
-    entropy_neighbours) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 10" ;;
+    entropy_neighbours) echo "$(flags_of entropy) --entropy-neighbours 10" ;;
     batchnorm_entropy) echo "$paper_flags --batchnorm-entropy 1" ;;
     fourier) echo "--entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01" ;;
     langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01" ;;

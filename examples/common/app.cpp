@@ -68,7 +68,8 @@ constexpr Index sample_count = 10000;      // samples.csv and the figure
 constexpr Index eval_sample_count = 2000;  // MMD and alignment KL
 constexpr Index oracle_mc = 100000;        // Monte Carlo points of the oracle entropy
 constexpr Index energy_grid_size = 200;    // energy_grid.csv and the heat map
-constexpr int app_format = 2;              // version of the examples' checkpoint extras
+constexpr int app_format = 3;              // version of the examples' checkpoint extras
+constexpr int app_format_oldest = 2;       // the oldest one this program still reads
 
 /// A command-line mistake: printed as "error: ..." with exit code 2.
 struct UsageError : std::runtime_error {
@@ -154,7 +155,10 @@ void validate(const Options& o) {
     throw UsageError(
         "--entropy-neighbours and --entropy-bandwidth are alternatives (the "
         "k-nearest-neighbour estimate sets its own scale); give one of them");
-  if (o.entropy_neighbours > 0 && o.entropy_neighbours >= o.batch)
+  // With --load/--resume the batch and the neighbours both come from the
+  // checkpoint, which was checked when it was trained.
+  const bool batch_known = o.load.empty() && o.resume.empty();
+  if (batch_known && o.entropy > 0 && o.entropy_neighbours > 0 && o.entropy_neighbours >= o.batch)
     throw UsageError("--entropy-neighbours " + std::to_string(o.entropy_neighbours) +
                      " needs a larger batch: each sample's neighbours come from the other " +
                      std::to_string(o.batch - 1) + " samples of --batch " +
@@ -250,10 +254,11 @@ Index as_index(const std::string& path, const std::string& key, double v) {
 void take_settings(const CheckpointInfo& info, const std::string& path, Options& o,
                    const CLI::App& app) {
   const CheckpointExtras& e = info.extras;
-  if (extra(e, path, "app.format", 1)[0] != app_format)
-    throw Error(path + ": written by another version of the examples (format " +
-                num(e.at("app.format")[0]) + ", this program reads " + std::to_string(app_format) +
-                ")");
+  const double format = extra(e, path, "app.format", 1)[0];
+  if (!(format >= app_format_oldest && format <= app_format) || format != std::floor(format))
+    throw Error(path + ": written by another version of the examples (format " + num(format) +
+                ", this program reads " + std::to_string(app_format_oldest) + " to " +
+                std::to_string(app_format) + ")");
   const auto check = [&](const char* flag, auto& value, auto stored, const std::string& shown) {
     if (app.count(flag) > 0 && value != stored)
       throw UsageError(std::string(flag) + " differs from the checkpoint " + path + " (which has " +
@@ -297,15 +302,15 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   };
   setting("--energy-lr", "energy_lr", o.energy_lr);
   setting("--entropy-bandwidth", "entropy_bandwidth", o.entropy_bandwidth);
-  // Added after format 2: a checkpoint without it used the kernel weights.
-  if (e.contains("entropy_neighbours"))
+  // Format 3 added these two; a format 2 model used the kernel weights and a
+  // generator without BatchNorm.
+  if (format >= 3) {
     setting("--entropy-neighbours", "entropy_neighbours", o.entropy_neighbours);
-  else
-    check("--entropy-neighbours", o.entropy_neighbours, Index(0), "0");
-  if (e.contains("batchnorm_entropy"))
     setting("--batchnorm-entropy", "batchnorm_entropy", o.batchnorm_entropy);
-  else
+  } else {
+    check("--entropy-neighbours", o.entropy_neighbours, Index(0), "0");
     check("--batchnorm-entropy", o.batchnorm_entropy, 0.0, "0");
+  }
   setting("--fourier-scale", "fourier_scale", o.fourier_scale);
   setting("--langevin-steps", "langevin_steps", o.langevin_steps);
   setting("--langevin-step-size", "langevin_step_size", o.langevin_step_size);
@@ -684,8 +689,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       ->capture_default_str();
   app.add_option("--batchnorm-entropy", o.batchnorm_entropy,
                  "weight of BatchNormEntropy (the extended paper's): BatchNorm after each of G's "
-                 "hidden layers, and -W sum 1/2 log(2 pi e gamma^2) in G's loss; 0 = the paper's "
-                 "generator, without BatchNorm")
+                 "hidden layers, and -W sum 1/2 log(2 pi e gamma^2) in G's loss (KernelEntropy "
+                 "stays on unless --entropy 0); 0 = the paper's generator, without BatchNorm")
       ->capture_default_str();
   app.add_option("--fourier-scale", o.fourier_scale,
                  "frequency scale of the energy's random Fourier input features, in inverse "
@@ -890,7 +895,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     const std::int64_t last = o.load.empty() ? std::max(o.steps, first) : first;
     double train_seconds = 0.0;
     Progress progress(first, last, save);
-    // A std::function, so the evaluation (here and below) is compiled once for both models.
+    // A std::function, so the evaluation (here and below) is compiled once for all models.
     const std::function<RowVector<double>(const Matrix<double>&)> energy_fn =
         [&model](const Matrix<double>& x) -> RowVector<double> {
       const Matrix<S> xf = x.cast<S>();
@@ -1081,7 +1086,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("entropy_weight", o.entropy);
     j.number("entropy_bandwidth", o.entropy_bandwidth);
     j.integer("entropy_neighbours", o.entropy_neighbours);
-    j.number("batchnorm_entropy", o.batchnorm_entropy);
+    j.number("batchnorm_entropy_weight", o.batchnorm_entropy);
     j.number("fourier_scale", o.fourier_scale);
     j.integer("langevin_steps", o.langevin_steps);
     j.number("langevin_step_size", o.langevin_step_size);

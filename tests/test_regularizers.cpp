@@ -70,6 +70,23 @@ TEST_CASE("KernelEntropy estimates the score of a Gaussian batch") {
 }
 
 TEST_CASE("KernelEntropy with neighbours: Dai et al.'s mean of the k nearest") {
+  SUBCASE("by hand, k = 1: the factor is d, not the mean shift's d + 2") {
+    // With one neighbour, which lies on the ball's edge, the offset averages
+    // r^2 / d grad log p: score_i = 2 (x_nn - x_i) / |x_nn - x_i|^2 in 2D.
+    Matrix<double> x(2, 4);
+    x << 0.0, 1.0, 0.0, 3.0,  //
+        0.0, 0.0, 2.0, 0.0;
+    KernelEntropy<double> h(0.5, 0.0, 1);
+    Matrix<double> g = Matrix<double>::Zero(2, 4);
+    int dummy = 0;
+    h.generator_term(dummy, x, g);
+    // Nearest neighbours: 0 -> 1 (r 1), 1 -> 0 (r 1), 2 -> 0 (r 2), 3 -> 1 (r 2);
+    // lambda / B = 1/8.
+    Matrix<double> expect(2, 4);
+    expect << 2.0 / 8.0, -2.0 / 8.0, 0.0, -2.0 * 2.0 / 4.0 / 8.0,  //
+        0.0, 0.0, -2.0 * 2.0 / 4.0 / 8.0, 0.0;
+    CHECK((g - expect).norm() < 1e-15);
+  }
   SUBCASE("against a plain reference: full sort, the mean of the k nearest, k = 1, 2, 3") {
     // The reference sorts every sample's neighbours and takes the first k;
     // the term adds lambda / B * c_k (mu_i - x_i) / r_i^2, c_k = d(d+2)k/(dk+2),

@@ -303,14 +303,16 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   setting("--energy-lr", "energy_lr", o.energy_lr);
   setting("--entropy-bandwidth", "entropy_bandwidth", o.entropy_bandwidth);
   // Format 3 added these two; a format 2 model used the kernel weights and a
-  // generator without BatchNorm.
-  if (format >= 3) {
+  // generator without BatchNorm (unless it has the keys: development versions
+  // wrote them under format 2 for a while).
+  if (format >= 3 || e.contains("entropy_neighbours"))
     setting("--entropy-neighbours", "entropy_neighbours", o.entropy_neighbours);
-    setting("--batchnorm-entropy", "batchnorm_entropy", o.batchnorm_entropy);
-  } else {
+  else
     check("--entropy-neighbours", o.entropy_neighbours, Index(0), "0");
+  if (format >= 3 || e.contains("batchnorm_entropy"))
+    setting("--batchnorm-entropy", "batchnorm_entropy", o.batchnorm_entropy);
+  else
     check("--batchnorm-entropy", o.batchnorm_entropy, 0.0, "0");
-  }
   setting("--fourier-scale", "fourier_scale", o.fourier_scale);
   setting("--langevin-steps", "langevin_steps", o.langevin_steps);
   setting("--langevin-step-size", "langevin_step_size", o.langevin_step_size);

@@ -141,8 +141,8 @@ template <class... Terms>
 using TrainerOf = DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad, Terms...>;
 
 template <class... Terms>
-void check_no_allocation(Index batch, Index langevin_steps = 0) {
-  Eigen::setNbThreads(1);
+void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1) {
+  Eigen::setNbThreads(threads);
   const Matrix<float> data = datasets::two_spiral<float>(4096, 3);
   TrainerOptions opt;
   opt.batch_size = batch;
@@ -151,8 +151,9 @@ void check_no_allocation(Index batch, Index langevin_steps = 0) {
   TrainerOf<Terms...> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt,
                               AdaGrad{}, Terms{}...);
   const Counts c = count_steps(trainer, data, 100);
-  INFO("batch " << batch << ", Langevin steps " << langevin_steps << ": operator new calls "
-                << c.news << ", malloc calls " << c.mallocs);
+  Eigen::setNbThreads(1);
+  INFO("batch " << batch << ", Langevin steps " << langevin_steps << ", threads " << threads
+                << ": operator new calls " << c.news << ", malloc calls " << c.mallocs);
   CHECK(c.news == 0);
 #ifdef DEEPENERGY_COUNT_MALLOC
   CHECK(c.mallocs == 0);
@@ -182,6 +183,14 @@ TEST_CASE("a steady-state train step of the paper trainer allocates nothing") {
   check_no_allocation<>(1001);  // column blocks of 251, the last overlapping by 3
   check_no_allocation<>(1001, 2);
 }
+
+#ifdef _OPENMP
+// Two threads share the column blocks, each with its own copy of the networks.
+TEST_CASE("a steady-state train step on two threads in column blocks allocates nothing") {
+  check_no_allocation<>(1024, 0, 2);
+  check_no_allocation<>(1001, 2, 2);
+}
+#endif
 
 TEST_CASE("a steady-state train step with KernelEntropy allocates nothing") {
   check_no_allocation<KernelEntropy<float>>(64);

@@ -571,12 +571,12 @@ void zero(Net& net) {
 }
 
 // Block widths depend on the thread count (block_columns per thread): pin it.
-struct OneThread {
+struct Threads {
   int saved = Eigen::nbThreads();
-  OneThread() { Eigen::setNbThreads(1); }
-  ~OneThread() { Eigen::setNbThreads(saved); }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
+  explicit Threads(int n) { Eigen::setNbThreads(n); }
+  ~Threads() { Eigen::setNbThreads(saved); }
+  Threads(const Threads&) = delete;
+  Threads& operator=(const Threads&) = delete;
 };
 
 void check_same(const std::vector<Matrix<double>>& a, const std::vector<Matrix<double>>& b,
@@ -592,7 +592,7 @@ void check_same(const std::vector<Matrix<double>>& a, const std::vector<Matrix<d
 TEST_CASE("column blocks: each phase gives the whole batch's gradients and losses") {
   // Batch 37 in blocks of at most 8 columns: five blocks of 8, the last one
   // overlapping the one before by 3 columns (weighted 0).
-  OneThread one;
+  Threads one(1);
   using T = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, SGD>;
   paper::Config c;
   c.hidden = 8;
@@ -630,8 +630,68 @@ TEST_CASE("column blocks: each phase gives the whole batch's gradients and losse
   check_same(parameters_of(blocked.generator()), parameters_of(whole.generator()), 1e-9);
 }
 
+#ifdef _OPENMP
+TEST_CASE("column blocks on two threads: each thread its blocks, the same sums") {
+  // Two threads, blocks of at most 8: batch 37 in six blocks of 7, three per
+  // thread, the last overlapping the one before by 5 columns.
+  Threads two(2);
+  using T = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>, SGD>;
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 37;
+  opt.seed = 13;
+  opt.block_columns = 8;
+  T threaded(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
+  opt.block_columns = 0;
+  T whole(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
+  const Matrix<double> data = gaussian_data<double>(37, 5);
+
+  zero(threaded.energy());
+  zero(whole.energy());
+  CHECK(threaded.positive_phase(data) ==
+        doctest::Approx(whole.positive_phase(data)).epsilon(1e-12));
+  check_same(grads_of(threaded.energy()), grads_of(whole.energy()));
+  // The trainer's own copy ran three of the six blocks: the other thread, on
+  // its replica, the rest.
+  CHECK(threaded.energy().expert<2>().widest == 7);
+  CHECK(threaded.energy().expert<2>().calls == 3);
+  CHECK(threaded.negative_phase() == doctest::Approx(whole.negative_phase()).epsilon(1e-12));
+  check_same(grads_of(threaded.energy()), grads_of(whole.energy()));
+  zero(threaded.generator());
+  zero(whole.generator());
+  CHECK(threaded.generator_gradient() ==
+        doctest::Approx(whole.generator_gradient()).epsilon(1e-12));
+  check_same(grads_of(threaded.generator()), grads_of(whole.generator()));
+
+  // Whole steps: the replicas must follow every update of the parameters.
+  for (int i = 0; i < 4; ++i) {
+    threaded.step(data);
+    whole.step(data);
+  }
+  check_same(parameters_of(threaded.energy()), parameters_of(whole.energy()), 1e-9);
+  check_same(parameters_of(threaded.generator()), parameters_of(whole.generator()), 1e-9);
+
+  SUBCASE("Langevin refinement on both threads moves every sample as on the whole batch") {
+    TrainerOptions lo = opt;
+    lo.langevin_steps = 3;
+    lo.langevin_step_size = 0.2;
+    lo.block_columns = 8;
+    T a(spied_energy<double, true>(), paper::make_generator<double>(c), lo, SGD{0.05});
+    lo.block_columns = 0;
+    T b(spied_energy<double, true>(), paper::make_generator<double>(c), lo, SGD{0.05});
+    StepInfo ia, ib;
+    a.energy_update(data, ia);
+    b.energy_update(data, ib);
+    CHECK((a.negative_samples() - b.negative_samples()).cwiseAbs().maxCoeff() <= 1e-12);
+    CHECK(ia.energy_loss == doctest::Approx(ib.energy_loss).epsilon(1e-12));
+    check_same(parameters_of(a.energy()), parameters_of(b.energy()));
+  }
+}
+#endif
+
 TEST_CASE("column blocks: never for parts without independent_samples or hooks on the batch") {
-  OneThread one;
+  Threads one(1);
   paper::Config c;
   c.hidden = 8;
   TrainerOptions opt;
@@ -699,7 +759,7 @@ TEST_CASE("column blocks: never for parts without independent_samples or hooks o
 }
 
 TEST_CASE("column blocks: Langevin refinement moves every sample as on the whole batch") {
-  OneThread one;
+  Threads one(1);
   paper::Config c;
   c.hidden = 8;
   TrainerOptions opt;

@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,10 @@
 #include "deepenergy/optimizers.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/types.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace deepenergy {
 
@@ -62,7 +68,15 @@ struct TrainerOptions {
   /// energy_extra hooks (they see the whole batch); the generator as well
   /// when it declares it too and no loss term has a generator_term. Hooks
   /// count by type: a term whose weight is 0 still keeps the batch whole.
-  /// After a step in blocks, the networks' last forward was the last block.
+  /// With several threads (OpenMP, Eigen::nbThreads() > 1) the blocks are
+  /// block_columns wide and shared out between the threads, each running
+  /// its blocks from the first layer to the last through its own copy of the
+  /// networks (copy-constructible ones only; made at the first such pass,
+  /// parameter values copied in before every pass, gradients summed after),
+  /// so the last bits of the result depend on the thread count. A network
+  /// declaring independent_samples must keep all its state that changes
+  /// during training in its Parameters.
+  /// After a step in blocks, the networks' last forward was a block.
   /// 0 = always whole batches.
   Index block_columns = 256;
 
@@ -278,9 +292,13 @@ class DeepEnergyGAN {
         // G on column blocks of the latents into negative_, then Langevin
         // and the phase on blocks of it.
         const Matrix<S>& z = generator_.sample_latents(B, rng_);
-        for_each_block(B, [&](Index first, Index n, Index skip) {
-          block_z_ = z.middleCols(first, n);
-          const Matrix<S>& x = generator_.forward(block_z_);
+        // Threads may share negative_ only when its size is known beforehand.
+        const Index dim =
+            generator_.output_dim() >= 0 ? generator_.output_dim() : energy_.input_dim();
+        if (dim >= 0) negative_.resize(dim, B);
+        for_each_block(B, Reduce::none, dim >= 0, [&](Lane& l, Index first, Index n, Index skip) {
+          l.block_z = z.middleCols(first, n);
+          const Matrix<S>& x = l.generator.forward(l.block_z);
           negative_.resize(x.rows(), B);  // keeps the storage after the first block
           negative_.middleCols(first + skip, n - skip) = x.rightCols(n - skip);
         });
@@ -290,14 +308,14 @@ class DeepEnergyGAN {
       if (use_blocks(B)) {
         // G and E on column blocks of the latents (TrainerOptions::block_columns).
         const Matrix<S>& z = generator_.sample_latents(B, rng_);
-        double sum = 0.0;
-        for_each_block(B, [&](Index first, Index n, Index skip) {
-          block_z_ = z.middleCols(first, n);
-          sum += double(energy_.energy(generator_.forward(block_z_)).tail(n - skip).sum());
-          weights_.setConstant(n, S(-1) / S(B));
-          weights_.head(skip).setZero();
-          energy_.backward(weights_);
-        });
+        const double sum =
+            for_each_block(B, Reduce::energy, true, [&](Lane& l, Index first, Index n, Index skip) {
+              l.block_z = z.middleCols(first, n);
+              l.sum += double(l.energy.energy(l.generator.forward(l.block_z)).tail(n - skip).sum());
+              l.weights.setConstant(n, S(-1) / S(B));
+              l.weights.head(skip).setZero();
+              l.energy.backward(l.weights);
+            });
         last_mean_ = sum / double(B);
         return -last_mean_;
       }
@@ -334,14 +352,16 @@ class DeepEnergyGAN {
     const bool blocks = energy_in_blocks && use_blocks(B);
     for (Index t = 0; t < options_.langevin_steps; ++t) {
       if (blocks) {
-        // Each block reads columns of negative_ that earlier blocks of this
-        // step have moved only in its first `skip` columns, which it ignores.
-        for_each_block(B, [&](Index first, Index n, Index skip) {
-          block_x_ = negative_.middleCols(first, n);
-          energy_.energy(block_x_);
-          weights_.setConstant(n, S(1));
-          negative_.middleCols(first + skip, n - skip).noalias() -=
-              drift * energy_.input_gradient(weights_).rightCols(n - skip);
+        // The blocks read this step's starting points from a copy: the last
+        // block overlaps the one before, which another thread may be moving.
+        langevin_from_ = negative_;
+        for_each_block(B, Reduce::none, true, [&](Lane& l, Index first, Index n, Index skip) {
+          l.block_x = langevin_from_.middleCols(first, n);
+          l.energy.energy(l.block_x);
+          l.weights.setConstant(n, S(1));
+          negative_.middleCols(first + skip, n - skip).noalias() =
+              l.block_x.rightCols(n - skip) -
+              drift * l.energy.input_gradient(l.weights).rightCols(n - skip);
         });
       } else {
         energy_.energy(negative_);
@@ -371,14 +391,14 @@ class DeepEnergyGAN {
       if (use_blocks(B)) {
         // G forward, E, and G backward on column blocks of the latents.
         const Matrix<S>& z = generator_.sample_latents(B, rng_);
-        double loss = 0.0;
-        for_each_block(B, [&](Index first, Index n, Index skip) {
-          block_z_ = z.middleCols(first, n);
-          loss += double(energy_.energy(generator_.forward(block_z_)).tail(n - skip).sum());
-          weights_.setConstant(n, S(1) / S(B));
-          weights_.head(skip).setZero();
-          generator_.backward(energy_.input_gradient(weights_));
-        });
+        const double loss = for_each_block(
+            B, Reduce::generator, true, [&](Lane& l, Index first, Index n, Index skip) {
+              l.block_z = z.middleCols(first, n);
+              l.sum += double(l.energy.energy(l.generator.forward(l.block_z)).tail(n - skip).sum());
+              l.weights.setConstant(n, S(1) / S(B));
+              l.weights.head(skip).setZero();
+              l.generator.backward(l.energy.input_gradient(l.weights));
+            });
         return loss / double(B);
       }
     }
@@ -387,12 +407,12 @@ class DeepEnergyGAN {
     if (energy_in_blocks && use_blocks(B)) {
       // The energy's part in column blocks (see TrainerOptions::block_columns).
       grad_x_.resize(x.rows(), B);
-      for_each_block(B, [&](Index first, Index n, Index skip) {
-        block_x_ = x.middleCols(first, n);
-        loss += double(energy_.energy(block_x_).tail(n - skip).sum());
-        weights_.setConstant(n, S(1) / S(B));
+      loss = for_each_block(B, Reduce::none, true, [&](Lane& l, Index first, Index n, Index skip) {
+        l.block_x = x.middleCols(first, n);
+        l.sum += double(l.energy.energy(l.block_x).tail(n - skip).sum());
+        l.weights.setConstant(n, S(1) / S(B));
         grad_x_.middleCols(first + skip, n - skip) =
-            energy_.input_gradient(weights_).rightCols(n - skip);
+            l.energy.input_gradient(l.weights).rightCols(n - skip);
       });
       loss /= double(B);
     } else {
@@ -522,33 +542,159 @@ class DeepEnergyGAN {
   Index block_limit() const { return options_.block_columns * std::max(1, Eigen::nbThreads()); }
   bool use_blocks(Index B) const { return options_.block_columns > 0 && B > block_limit(); }
 
-  // Calls f(first, n, skip) for column blocks [first, first + n) covering
-  // [0, B): all of one width (so no workspace is resized between blocks) and
-  // at most block_columns per thread. The last block may start before the
-  // previous one ends; its first `skip` columns were done already and must
-  // be ignored (weight 0, energies and gradients not read).
+  // How many threads share the column blocks: Eigen::nbThreads() with
+  // OpenMP, but one inside a parallel region someone else opened.
+  static int block_threads() {
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : std::max(1, Eigen::nbThreads());
+#else
+    return 1;
+#endif
+  }
+
+  // What one column block works on: the trainer's own networks and buffers
+  // (lane 0) or a replica's (the other threads). `sum` collects what the
+  // block function adds to it; for_each_block returns the lanes' total.
+  struct Lane {
+    EnergyNet& energy;
+    GenNet& generator;
+    Matrix<S>& block_x;
+    Matrix<S>& block_z;
+    RowVector<S>& weights;
+    double& sum;
+  };
+  // A copy of both networks for one more thread: made at the first threaded
+  // pass, its parameter values refreshed from the trainer's before every
+  // threaded pass, its gradients added to the trainer's after it.
+  struct Replica {
+    EnergyNet energy;
+    GenNet generator;
+    Matrix<S> block_x, block_z;
+    RowVector<S> weights;
+    double sum = 0.0;
+  };
+  // Threads need copies of the networks.
+  static constexpr bool replicable =
+      std::is_copy_constructible_v<EnergyNet> && std::is_copy_constructible_v<GenNet>;
+  // Whose parameter gradients a pass accumulates (summed over the replicas).
+  enum class Reduce { none, energy, generator };
+
+  // Calls f(lane, first, n, skip) for column blocks [first, first + n)
+  // covering [0, B): all of one width (so no workspace is resized between
+  // blocks) and at most block_columns per thread. The last block may start
+  // before the previous one ends; its first `skip` columns were done already
+  // and must be ignored (weight 0, energies and gradients not read). Returns
+  // the sum of what the blocks added to lane.sum.
+  //
+  // With several threads (and `threaded`) the blocks are shared out between
+  // them, block_columns wide, each thread running its blocks through its own
+  // copy of the networks: two cores then work on separate blocks from start
+  // to end instead of meeting at every product (two threads at batch 1024:
+  // README, Performance). f must then write only its own columns of shared
+  // buffers and must not resize them.
   template <class F>
-  void for_each_block(Index B, F&& f) const {
-    const Index limit = block_limit();
-    const Index count = use_blocks(B) ? (B + limit - 1) / limit : 1;
+  double for_each_block(Index B, Reduce reduce, bool threaded, F&& f) {
+    const int threads = replicable && threaded && use_blocks(B) ? block_threads() : 1;
+    const Index limit = threads > 1 ? options_.block_columns : block_limit();
+    Index count = use_blocks(B) ? (B + limit - 1) / limit : 1;
+    count = (count + threads - 1) / threads * threads;  // an equal share per thread
     const Index width = (B + count - 1) / count;
-    for (Index k = 0; k < count; ++k) {
+    count = (B + width - 1) / width;  // the last block must not start before 0
+    double main_sum = 0.0;
+    auto run = [&](Lane& lane, Index k) {
       const Index first = std::min(k * width, B - width);
-      f(first, width, k * width - first);
+      f(lane, first, width, k * width - first);
+    };
+#ifdef _OPENMP
+    if constexpr (replicable) {
+      if (threads > 1) return threaded_blocks(threads, count, reduce, run);
     }
+#endif
+    (void)reduce;
+    Lane lane{energy_, generator_, block_x_, block_z_, weights_, main_sum};
+    for (Index k = 0; k < count; ++k) run(lane, k);
+    return main_sum;
+  }
+
+#ifdef _OPENMP
+  // for_each_block's blocks 0 .. count - 1 shared between the threads.
+  template <class Run>
+  double threaded_blocks(int threads, Index count, Reduce reduce, Run& run) {
+    double main_sum = 0.0;
+    prepare_replicas(threads, reduce);
+    std::exception_ptr error;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (Index k = 0; k < count; ++k) {
+      try {
+        const int t = omp_get_thread_num();
+        if (t == 0) {
+          Lane lane{energy_, generator_, block_x_, block_z_, weights_, main_sum};
+          run(lane, k);
+        } else {
+          Replica& r = replicas_[std::size_t(t - 1)];
+          Lane lane{r.energy, r.generator, r.block_x, r.block_z, r.weights, r.sum};
+          run(lane, k);
+        }
+      } catch (...) {
+#pragma omp critical(deepenergy_for_each_block)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    for (int t = 1; t < threads; ++t) {
+      Replica& r = replicas_[std::size_t(t - 1)];
+      if (reduce == Reduce::energy) add_grads(r.energy, energy_);
+      if (reduce == Reduce::generator) add_grads(r.generator, generator_);
+      main_sum += r.sum;
+    }
+    return main_sum;
+  }
+#endif
+
+  // Replicas for threads 1 .. threads - 1 with the trainer's parameter
+  // values, zero sums, and zero gradients where the pass accumulates them.
+  void prepare_replicas(int threads, Reduce reduce) {
+    while (replicas_.size() < std::size_t(threads - 1))
+      replicas_.push_back(Replica{energy_, generator_, {}, {}, {}, 0.0});
+    for (int t = 1; t < threads; ++t) {
+      Replica& r = replicas_[std::size_t(t - 1)];
+      copy_values(energy_, r.energy);
+      copy_values(generator_, r.generator);
+      if (reduce == Reduce::energy) zero_grads(r.energy);
+      if (reduce == Reduce::generator) zero_grads(r.generator);
+      r.sum = 0.0;
+    }
+  }
+  // Both networks list their parameters in the same order (they are copies).
+  template <class Net>
+  void copy_values(Net& from, Net& to) {
+    collect_parameters(from);
+    std::size_t i = 0;
+    to.for_each_parameter([&](auto& p) { p.value = parameter_list_[i++]->value; });
+  }
+  template <class Net>
+  void add_grads(Net& from, Net& to) {
+    collect_parameters(from);
+    std::size_t i = 0;
+    to.for_each_parameter([&](auto& p) { p.grad += parameter_list_[i++]->grad; });
+  }
+  template <class Net>
+  void collect_parameters(Net& net) {
+    parameter_list_.clear();  // keeps its capacity: no allocation after the first pass
+    net.for_each_parameter([&](Parameter<S>& p) { parameter_list_.push_back(&p); });
   }
 
   double energy_phase(const Matrix<S>& x, Phase phase, S w) {
     if constexpr (energy_in_blocks) {
       if (use_blocks(x.cols())) {
-        double sum = 0.0;
-        for_each_block(x.cols(), [&](Index first, Index n, Index skip) {
-          block_x_ = x.middleCols(first, n);
-          sum += double(energy_.energy(block_x_).tail(n - skip).sum());
-          weights_.setConstant(n, w);
-          weights_.head(skip).setZero();
-          energy_.backward(weights_);
-        });
+        const double sum = for_each_block(
+            x.cols(), Reduce::energy, true, [&](Lane& l, Index first, Index n, Index skip) {
+              l.block_x = x.middleCols(first, n);
+              l.sum += double(l.energy.energy(l.block_x).tail(n - skip).sum());
+              l.weights.setConstant(n, w);
+              l.weights.head(skip).setZero();
+              l.energy.backward(l.weights);
+            });
         last_mean_ = sum / double(x.cols());
         return phase == Phase::positive ? last_mean_ : -last_mean_;
       }
@@ -686,8 +832,10 @@ class DeepEnergyGAN {
   Index rollbacks_ = 0;
   Snapshot snapshot_;
   double last_mean_ = 0.0;
-  Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_;
+  Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_, langevin_from_;
   RowVector<S> weights_;
+  std::vector<Replica> replicas_;
+  std::vector<Parameter<S>*> parameter_list_;
 };
 
 }  // namespace deepenergy

@@ -137,7 +137,9 @@ void require_readable(const std::string& flag, const std::string& path) {
   if (!in) throw UsageError(flag + " " + path + ": cannot open the file for reading");
 }
 
-void validate(const Options& o) {
+// `complete`: every setting is known, including those a checkpoint given by
+// --load/--resume supplies (validate runs again after reading it).
+void validate(const Options& o, bool complete = false) {
   if (o.steps < 0) throw UsageError("--steps must be >= 0 (got " + std::to_string(o.steps) + ")");
   if (o.batch <= 0)
     throw UsageError("--batch must be a positive integer (got " + std::to_string(o.batch) + ")");
@@ -156,8 +158,8 @@ void validate(const Options& o) {
         "--entropy-neighbours and --entropy-bandwidth are alternatives (the "
         "k-nearest-neighbour estimate sets its own scale); give one of them");
   // With --load/--resume the batch and the neighbours both come from the
-  // checkpoint, which was checked when it was trained.
-  const bool batch_known = o.load.empty() && o.resume.empty();
+  // checkpoint: checked once it has been read.
+  const bool batch_known = complete || (o.load.empty() && o.resume.empty());
   if (batch_known && o.entropy > 0 && o.entropy_neighbours > 0 && o.entropy_neighbours >= o.batch)
     throw UsageError("--entropy-neighbours " + std::to_string(o.entropy_neighbours) +
                      " needs a larger batch: each sample's neighbours come from the other " +
@@ -769,7 +771,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       return 2;
     }
     try {
-      validate(o);  // the values taken from the checkpoint, too
+      validate(o, true);  // the values taken from the checkpoint, too
     } catch (const UsageError& e) {
       throw Error(ckpt_in + ": a setting stored in the checkpoint is invalid: " + e.what());
     }

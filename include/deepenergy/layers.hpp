@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -298,7 +299,7 @@ class FourierFeatures {
     for (Index j = 0; j < W_.value.cols(); ++j)
       for (Index i = 0; i < W_.value.rows(); ++i) W_.value(i, j) = S(scale_ * rng.normal());
     for (Index i = 0; i < phi_.value.rows(); ++i)
-      phi_.value(i, 0) = S(2.0 * 3.14159265358979323846 * rng.uniform());
+      phi_.value(i, 0) = S(2.0 * std::numbers::pi * rng.uniform());
   }
 
   const Matrix<S>& forward(const Matrix<S>& x) {

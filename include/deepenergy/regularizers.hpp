@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 #include <type_traits>
 #include <vector>
 
@@ -118,7 +119,7 @@ class KernelEntropy {
     d2_.resize(B, B);
     for (Index i = 0; i < B; ++i)
       for (Index j = 0; j < B; ++j) d2_(j, i) = (x.col(j) - x.col(i)).squaredNorm();
-    const double pi = 3.14159265358979323846;
+    constexpr double pi = std::numbers::pi;
     const double log_ball = 0.5 * double(d) * std::log(pi) - std::lgamma(0.5 * double(d) + 1.0);
     const double c = double(d * (d + 2) * k) / double(d * k + 2);
     const double scale = lambda_ * c / double(B);
@@ -248,7 +249,7 @@ class BatchNormEntropy {
       if (p.name != "BatchNorm.gamma") return;
       for (Index i = 0; i < p.value.rows(); ++i) {
         const double g = double(p.value(i, 0));
-        h += 0.5 * std::log(2.0 * 3.14159265358979323846 * 2.718281828459045 * g * g);
+        h += 0.5 * std::log(2.0 * std::numbers::pi * std::numbers::e * g * g);
         p.grad(i, 0) -= std::remove_cvref_t<decltype(p.value(i, 0))>(lambda_ / g);
       }
     });

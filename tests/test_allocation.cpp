@@ -140,9 +140,17 @@ Counts count_steps(Trainer& trainer, const Matrix<float>& data, int steps) {
 template <class... Terms>
 using TrainerOf = DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad, Terms...>;
 
+// Sets Eigen's thread count for a scope.
+struct Threads {
+  explicit Threads(int n) { Eigen::setNbThreads(n); }
+  ~Threads() { Eigen::setNbThreads(1); }
+  Threads(const Threads&) = delete;
+  Threads& operator=(const Threads&) = delete;
+};
+
 template <class... Terms>
 void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1) {
-  Eigen::setNbThreads(threads);
+  const Threads pin(threads);
   const Matrix<float> data = datasets::two_spiral<float>(4096, 3);
   TrainerOptions opt;
   opt.batch_size = batch;
@@ -151,7 +159,6 @@ void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1)
   TrainerOf<Terms...> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt,
                               AdaGrad{}, Terms{}...);
   const Counts c = count_steps(trainer, data, 100);
-  Eigen::setNbThreads(1);
   INFO("batch " << batch << ", Langevin steps " << langevin_steps << ", threads " << threads
                 << ": operator new calls " << c.news << ", malloc calls " << c.mallocs);
   CHECK(c.news == 0);

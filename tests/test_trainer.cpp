@@ -687,6 +687,24 @@ TEST_CASE("column blocks on two threads: each thread its blocks, the same sums")
     CHECK(ia.energy_loss == doctest::Approx(ib.energy_loss).epsilon(1e-12));
     check_same(parameters_of(a.energy()), parameters_of(b.energy()));
   }
+  SUBCASE("a generator with BatchNorm runs whole, the energy's blocks on both threads") {
+    using BnNet = Sequential<Dense<double>, BatchNorm<double>, ReLU<double>, Dense<double>>;
+    using BnGen = Generator<BnNet, UniformLatent<double>>;
+    BnGen g(BnNet(Dense<double>(4, 8), BatchNorm<double>(8), ReLU<double>(), Dense<double>(8, 2)),
+            UniformLatent<double>(4));
+    TrainerOptions bo = opt;
+    bo.block_columns = 8;
+    DeepEnergyGAN<SpiedEnergy<double, true>, BnGen> a(spied_energy<double, true>(), g, bo);
+    bo.block_columns = 0;
+    DeepEnergyGAN<SpiedEnergy<double, true>, BnGen> b(spied_energy<double, true>(), g, bo);
+    for (int i = 0; i < 3; ++i) {
+      a.step(data);
+      b.step(data);
+    }
+    CHECK(a.energy().expert<2>().widest == 7);
+    check_same(parameters_of(a.generator()), parameters_of(b.generator()), 1e-9);
+    check_same(parameters_of(a.energy()), parameters_of(b.energy()), 1e-9);
+  }
 }
 #endif
 

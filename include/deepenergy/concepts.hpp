@@ -28,7 +28,8 @@ namespace deepenergy {
 //
 // A Layer maps a batch (features x batch, one sample per column) to a batch.
 // Layers are stored by value (in Sequential, EnergyModel, Generator), so a
-// layer must be move-constructible; it is never used by two owners at once.
+// layer must be move-constructible; it is never used by two owners at once
+// (the trainer's threads each run their own copy: see independent_samples).
 //
 // MUST provide
 //   using Scalar = S;                        // float or double
@@ -68,6 +69,12 @@ namespace deepenergy {
 //       declares it, DeepEnergyGAN runs large batches through that network
 //       in cache-sized column blocks and sums their gradients (unless a loss
 //       term's hooks need the whole batch; TrainerOptions::block_columns).
+//       With several threads it runs the blocks on copies of the network,
+//       one per thread, refreshing only their Parameters' values from the
+//       original: so a layer declaring it must copy deeply (no state shared
+//       between copies), and forward/backward must change only the
+//       Parameters' grads and the layer's own workspaces (no running
+//       statistics, no mode switched during training).
 //       Leave it out when unsure: the layer then always sees whole batches.
 //
 // The library guarantees

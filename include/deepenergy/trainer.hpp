@@ -69,13 +69,16 @@ struct TrainerOptions {
   /// when it declares it too and no loss term has a generator_term. Hooks
   /// count by type: a term whose weight is 0 still keeps the batch whole.
   /// With several threads (OpenMP, Eigen::nbThreads() > 1) the blocks are
-  /// block_columns wide and shared out between the threads, each running
-  /// its blocks from the first layer to the last through its own copy of the
-  /// networks (copy-constructible ones only; made at the first such pass,
-  /// parameter values copied in before every pass, gradients summed after),
-  /// so the last bits of the result depend on the thread count. A network
-  /// declaring independent_samples must keep all its state that changes
-  /// during training in its Parameters.
+  /// at most block_columns wide and shared out between the threads, each
+  /// running its blocks from the first layer to the last through its own
+  /// copy of the networks (made at the first such pass; parameter values
+  /// copied in before every pass, gradients summed after), so the last bits
+  /// of the result depend on the thread count. Networks that are not
+  /// copy-constructible, and calls from inside another OpenMP parallel
+  /// region, run the blocks on one thread. The copies are why
+  /// independent_samples also promises (concepts.hpp) that a copy is deep
+  /// and that forward and backward change nothing but the parameters' grads
+  /// and the layer's own workspaces.
   /// After a step in blocks, the networks' last forward was a block.
   /// 0 = always whole batches.
   Index block_columns = 256;
@@ -292,14 +295,20 @@ class DeepEnergyGAN {
         // G on column blocks of the latents into negative_, then Langevin
         // and the phase on blocks of it.
         const Matrix<S>& z = generator_.sample_latents(B, rng_);
-        // Threads may share negative_ only when its size is known beforehand.
+        // Threads may share negative_ only when its size is known beforehand
+        // (no thread may resize it).
         const Index dim =
             generator_.output_dim() >= 0 ? generator_.output_dim() : energy_.input_dim();
         if (dim >= 0) negative_.resize(dim, B);
         for_each_block(B, Reduce::none, dim >= 0, [&](Lane& l, Index first, Index n, Index skip) {
           l.block_z = z.middleCols(first, n);
           const Matrix<S>& x = l.generator.forward(l.block_z);
-          negative_.resize(x.rows(), B);  // keeps the storage after the first block
+          if (x.rows() != negative_.rows() || negative_.cols() != B) {
+            if (dim >= 0)
+              throw Error("DeepEnergyGAN: the generator produced samples of size " +
+                          std::to_string(x.rows()) + ", expected " + std::to_string(dim));
+            negative_.resize(x.rows(), B);  // the first block, on one thread
+          }
           negative_.middleCols(first + skip, n - skip) = x.rightCols(n - skip);
         });
         refine_negative();
@@ -352,11 +361,14 @@ class DeepEnergyGAN {
     const bool blocks = energy_in_blocks && use_blocks(B);
     for (Index t = 0; t < options_.langevin_steps; ++t) {
       if (blocks) {
-        // The blocks read this step's starting points from a copy: the last
-        // block overlaps the one before, which another thread may be moving.
-        langevin_from_ = negative_;
+        // On several threads the blocks read this step's starting points
+        // from a copy: the last block overlaps the one before, which another
+        // thread may be moving.
+        const bool copy = block_threads() > 1;
+        if (copy) langevin_from_ = negative_;
+        const Matrix<S>& from = copy ? langevin_from_ : negative_;
         for_each_block(B, Reduce::none, true, [&](Lane& l, Index first, Index n, Index skip) {
-          l.block_x = langevin_from_.middleCols(first, n);
+          l.block_x = from.middleCols(first, n);
           l.energy.energy(l.block_x);
           l.weights.setConstant(n, S(1));
           negative_.middleCols(first + skip, n - skip).noalias() =
@@ -586,20 +598,23 @@ class DeepEnergyGAN {
   // and must be ignored (weight 0, energies and gradients not read). Returns
   // the sum of what the blocks added to lane.sum.
   //
-  // With several threads (and `threaded`) the blocks are shared out between
-  // them, block_columns wide, each thread running its blocks through its own
-  // copy of the networks: two cores then work on separate blocks from start
-  // to end instead of meeting at every product (two threads at batch 1024:
-  // README, Performance). f must then write only its own columns of shared
-  // buffers and must not resize them.
+  // With several threads the blocks are at most block_columns wide and,
+  // when `threaded`, shared out between the threads, each running its
+  // blocks through its own copy of the networks: two cores then work on
+  // separate blocks from start to end instead of meeting at every product
+  // (two threads at batch 1024: README, Performance). f must then write only
+  // its own columns of shared buffers and must not resize them. The layout
+  // does not depend on `threaded`, so a pass on one thread sizes the
+  // workspaces as the others do.
   template <class F>
   double for_each_block(Index B, Reduce reduce, bool threaded, F&& f) {
-    const int threads = replicable && threaded && use_blocks(B) ? block_threads() : 1;
+    const int threads = replicable && use_blocks(B) ? block_threads() : 1;
     const Index limit = threads > 1 ? options_.block_columns : block_limit();
     Index count = use_blocks(B) ? (B + limit - 1) / limit : 1;
-    count = (count + threads - 1) / threads * threads;  // an equal share per thread
+    count = (count + threads - 1) / threads * threads;  // about equal shares per thread
     const Index width = (B + count - 1) / count;
-    count = (B + width - 1) / width;  // the last block must not start before 0
+    // No block may lie wholly inside columns done already (skip >= n).
+    count = (B + width - 1) / width;
     double main_sum = 0.0;
     auto run = [&](Lane& lane, Index k) {
       const Index first = std::min(k * width, B - width);
@@ -607,7 +622,7 @@ class DeepEnergyGAN {
     };
 #ifdef _OPENMP
     if constexpr (replicable) {
-      if (threads > 1) return threaded_blocks(threads, count, reduce, run);
+      if (threaded && threads > 1) return threaded_blocks(threads, count, reduce, run);
     }
 #endif
     (void)reduce;
@@ -670,13 +685,18 @@ class DeepEnergyGAN {
   void copy_values(Net& from, Net& to) {
     collect_parameters(from);
     std::size_t i = 0;
-    to.for_each_parameter([&](auto& p) { p.value = parameter_list_[i++]->value; });
+    to.for_each_parameter([&](auto& p) { p.value = next_parameter(i).value; });
   }
   template <class Net>
   void add_grads(Net& from, Net& to) {
     collect_parameters(from);
     std::size_t i = 0;
-    to.for_each_parameter([&](auto& p) { p.grad += parameter_list_[i++]->grad; });
+    to.for_each_parameter([&](auto& p) { p.grad += next_parameter(i).grad; });
+  }
+  Parameter<S>& next_parameter(std::size_t& i) {
+    if (i >= parameter_list_.size())
+      throw Error("DeepEnergyGAN: a copy of a network lists more parameters than the network");
+    return *parameter_list_[i++];
   }
   template <class Net>
   void collect_parameters(Net& net) {

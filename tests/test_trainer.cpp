@@ -587,6 +587,32 @@ void check_same(const std::vector<Matrix<double>>& a, const std::vector<Matrix<d
     CHECK((a[i] - b[i]).cwiseAbs().maxCoeff() <= tol * (1.0 + b[i].cwiseAbs().maxCoeff()));
   }
 }
+// Each phase of `blocked` against the same phase of `whole` (same seeds):
+// losses and gradients.
+template <class T>
+void check_phases_match(T& blocked, T& whole, const Matrix<double>& data) {
+  zero(blocked.energy());
+  zero(whole.energy());
+  CHECK(blocked.positive_phase(data) == doctest::Approx(whole.positive_phase(data)).epsilon(1e-12));
+  check_same(grads_of(blocked.energy()), grads_of(whole.energy()));
+  CHECK(blocked.negative_phase() == doctest::Approx(whole.negative_phase()).epsilon(1e-12));
+  check_same(grads_of(blocked.energy()), grads_of(whole.energy()));
+  zero(blocked.generator());
+  zero(whole.generator());
+  CHECK(blocked.generator_gradient() == doctest::Approx(whole.generator_gradient()).epsilon(1e-12));
+  check_same(grads_of(blocked.generator()), grads_of(whole.generator()));
+}
+
+// Whole steps stay together too (same random stream on both sides).
+template <class T>
+void check_steps_match(T& blocked, T& whole, const Matrix<double>& data, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    blocked.step(data);
+    whole.step(data);
+  }
+  check_same(parameters_of(blocked.energy()), parameters_of(whole.energy()), 1e-9);
+  check_same(parameters_of(blocked.generator()), parameters_of(whole.generator()), 1e-9);
+}
 }  // namespace
 
 TEST_CASE("column blocks: each phase gives the whole batch's gradients and losses") {
@@ -604,30 +630,10 @@ TEST_CASE("column blocks: each phase gives the whole batch's gradients and losse
   opt.block_columns = 0;
   T whole(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
   const Matrix<double> data = gaussian_data<double>(37, 5);
-
-  zero(blocked.energy());
-  zero(whole.energy());
-  CHECK(blocked.positive_phase(data) == doctest::Approx(whole.positive_phase(data)).epsilon(1e-12));
-  check_same(grads_of(blocked.energy()), grads_of(whole.energy()));
-  CHECK(blocked.negative_phase() == doctest::Approx(whole.negative_phase()).epsilon(1e-12));
-  check_same(grads_of(blocked.energy()), grads_of(whole.energy()));
-  zero(blocked.generator());
-  zero(whole.generator());
-  CHECK(blocked.generator_gradient() == doctest::Approx(whole.generator_gradient()).epsilon(1e-12));
-  check_same(grads_of(blocked.generator()), grads_of(whole.generator()));
-
+  check_phases_match(blocked, whole, data);
   CHECK(blocked.energy().expert<2>().widest == 8);
   CHECK(whole.energy().expert<2>().widest == 37);
-
-  // Whole steps stay together too (same random stream on both sides).
-  for (int i = 0; i < 3; ++i) {
-    blocked.step(data);
-    whole.step(data);
-  }
-  std::vector<Matrix<double>> pb = parameters_of(blocked.energy()),
-                              pw = parameters_of(whole.energy());
-  check_same(pb, pw, 1e-9);
-  check_same(parameters_of(blocked.generator()), parameters_of(whole.generator()), 1e-9);
+  check_steps_match(blocked, whole, data, 3);
 }
 
 #ifdef _OPENMP
@@ -646,31 +652,13 @@ TEST_CASE("column blocks on two threads: each thread its blocks, the same sums")
   opt.block_columns = 0;
   T whole(spied_energy<double, true>(), paper::make_generator<double>(c), opt, SGD{0.05});
   const Matrix<double> data = gaussian_data<double>(37, 5);
-
-  zero(threaded.energy());
-  zero(whole.energy());
-  CHECK(threaded.positive_phase(data) ==
-        doctest::Approx(whole.positive_phase(data)).epsilon(1e-12));
-  check_same(grads_of(threaded.energy()), grads_of(whole.energy()));
-  // The trainer's own copy ran three of the six blocks: the other thread, on
-  // its replica, the rest.
+  check_phases_match(threaded, whole, data);
+  // In each of the three phases the trainer's own copy ran three of the six
+  // blocks: the other thread, on its replica, the rest.
   CHECK(threaded.energy().expert<2>().widest == 7);
-  CHECK(threaded.energy().expert<2>().calls == 3);
-  CHECK(threaded.negative_phase() == doctest::Approx(whole.negative_phase()).epsilon(1e-12));
-  check_same(grads_of(threaded.energy()), grads_of(whole.energy()));
-  zero(threaded.generator());
-  zero(whole.generator());
-  CHECK(threaded.generator_gradient() ==
-        doctest::Approx(whole.generator_gradient()).epsilon(1e-12));
-  check_same(grads_of(threaded.generator()), grads_of(whole.generator()));
-
-  // Whole steps: the replicas must follow every update of the parameters.
-  for (int i = 0; i < 4; ++i) {
-    threaded.step(data);
-    whole.step(data);
-  }
-  check_same(parameters_of(threaded.energy()), parameters_of(whole.energy()), 1e-9);
-  check_same(parameters_of(threaded.generator()), parameters_of(whole.generator()), 1e-9);
+  CHECK(threaded.energy().expert<2>().calls == 9);
+  // The replicas must follow every update of the parameters.
+  check_steps_match(threaded, whole, data, 4);
 
   SUBCASE("Langevin refinement on both threads moves every sample as on the whole batch") {
     TrainerOptions lo = opt;

@@ -84,8 +84,8 @@ void tiled_product_serial(Dst&& dst, const Lhs& lhs, const Rhs& rhs) {
   }
 }
 
-/// With OpenMP and Eigen::nbThreads() > 1, a product of at least 4 MFLOP
-/// (the paper's width from batch ~128 on) is split between the threads: by
+/// With OpenMP and Eigen::nbThreads() > 1, a product of at least 4 M
+/// multiply-adds (the paper's width from batch ~256 on) is split between the threads: by
 /// columns of dst when it has at least 64 per thread (the batch, in forward
 /// products and input gradients), otherwise along the inner dimension (an
 /// out x in weight gradient summed over a small batch), each thread summing

@@ -61,7 +61,7 @@ struct TrainerOptions {
   /// networks (forward, backward, Langevin) in equal column blocks of at most
   /// that width per thread, their gradients summed:
   /// each block's activations then stay in the core's L2 cache instead of
-  /// streaming from L3 (with -march=native, train_step 1.11x faster at batch
+  /// streaming from L3 (with -march=native on an AVX2 VM, train_step 1.11x faster at batch
   /// 1024 and 1.18x at 4096; README, Performance). The result is the same
   /// sum in another order. The energy runs in blocks only when it declares
   /// independent_samples (concepts.hpp) and no loss term has energy_term or

@@ -32,6 +32,20 @@ Trainer<S> make(Index hidden, std::uint64_t seed) {
   return Trainer<S>(paper::make_energy<S>(c), paper::make_generator<S>(c), opt);
 }
 
+// The same with persistent negative chains (TrainerOptions::langevin_restart).
+template <class S>
+Trainer<S> make_chained(Index hidden, std::uint64_t seed) {
+  paper::Config c;
+  c.hidden = hidden;
+  TrainerOptions opt;
+  opt.seed = seed;
+  opt.batch_size = 32;
+  opt.langevin_steps = 2;
+  opt.langevin_step_size = 0.05;
+  opt.langevin_restart = 0.3;
+  return Trainer<S>(paper::make_energy<S>(c), paper::make_generator<S>(c), opt);
+}
+
 template <class S>
 Matrix<S> data() {
   return datasets::two_spiral<S>(500, std::uint64_t{3}) / S(5);
@@ -50,6 +64,20 @@ struct TempFile {
     std::filesystem::remove(path + ".tmp", ec);
   }
 };
+
+/// A checkpoint file (saved with no extras) with its persistent chains'
+/// field replaced by `chains` (the bytes of a matrix, or "" for none) and
+/// its version set to `version`: the size and the checksum made right again.
+std::string with_chains(std::string bytes, const std::string& chains, char version) {
+  // The tail: step (8), chains (16 bytes when 0x0), extras count (8), checksum (8).
+  std::string b = bytes.substr(0, bytes.size() - 32) + chains + bytes.substr(bytes.size() - 16, 8);
+  b[8] = version;
+  const std::uint64_t total = b.size() + 8;
+  for (int i = 0; i < 8; ++i) b[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
+  const std::uint64_t sum = checkpoint_detail::fnv1a64(b.data(), b.size());
+  for (int i = 0; i < 8; ++i) b.push_back(static_cast<char>(sum >> (8 * i)));
+  return b;
+}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -151,6 +179,47 @@ TEST_CASE_TEMPLATE("a checkpoint restores the trainer and training resumes bit-i
   CHECK(restored.rng() == original.rng());
 }
 
+TEST_CASE_TEMPLATE("persistent chains are saved, and a resumed run continues them", S, float,
+                   double) {
+  TempFile file("chains.ckpt");
+  const Matrix<S> x = data<S>();
+  auto original = make_chained<S>(16, 5);
+  original.train(x, 20);
+  REQUIRE(original.persistent_chains().cols() == 32);
+  save_checkpoint(file.path, original);
+  auto restored = make_chained<S>(16, 99);
+  load_checkpoint(file.path, restored);
+  CHECK(same<S>({restored.persistent_chains()}, {original.persistent_chains()}));
+  original.train(x, 5);
+  restored.train(x, 5);
+  CHECK(same(snapshot(restored).values, snapshot(original).values));
+  CHECK(same<S>({restored.persistent_chains()}, {original.persistent_chains()}));
+
+  SUBCASE("without them the continuation differs (so the check above can fail)") {
+    auto restarted = make_chained<S>(16, 99);
+    load_checkpoint(file.path, restarted);
+    restarted.set_persistent_chains(Matrix<S>());
+    restarted.train(x, 5);
+    CHECK_FALSE(same(snapshot(restarted).values, snapshot(original).values));
+  }
+}
+
+TEST_CASE("format 1 checkpoints, from before the persistent chains, still load") {
+  TempFile v2("v2.ckpt");
+  TempFile v1("v1.ckpt");
+  auto t = make<float>(16, 2);
+  t.train(data<float>(), 3);
+  save_checkpoint(v2.path, t);
+  write_bytes(v1.path, with_chains(read_bytes(v2.path), "", 1));
+  auto from_v1 = make_chained<float>(16, 4);
+  from_v1.set_persistent_chains(Matrix<float>::Ones(2, 32));
+  const CheckpointInfo info = load_checkpoint(v1.path, from_v1);
+  CHECK(info.version == 1);
+  CHECK(info.step == 3);
+  CHECK(from_v1.persistent_chains().size() == 0);  // the chains restart from G
+  CHECK(same(snapshot(from_v1).values, snapshot(t).values));
+}
+
 TEST_CASE("the default description lists every parameter with its shape") {
   TempFile file("describe.ckpt");
   auto t = make<float>(8, 1);
@@ -225,11 +294,28 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
           std::string::npos);
   }
   SUBCASE("another format version") {
-    std::string b = bytes;
-    b[8] = 2;
-    write_bytes(bad.path, b);
+    for (char version : {'\0', '\3'}) {
+      std::string b = bytes;
+      b[8] = version;
+      write_bytes(bad.path, b);
+      CHECK(load_error(bad.path, target) ==
+            bad.path + ": checkpoint format version " + std::to_string(int(version)) +
+                " is not supported; this build reads versions 1 to 2");
+    }
+  }
+  SUBCASE("persistent chains of points of another size") {
+    TempFile plain("plain.ckpt");
+    save_checkpoint(plain.path, t);  // no extras, no chains
+    checkpoint_detail::Writer w;
+    w.matrix(Matrix<float>(Matrix<float>::Zero(3, 32)));
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), w.buffer(), 2));
     CHECK(load_error(bad.path, target) ==
-          bad.path + ": checkpoint format version 2 is not supported; this build reads version 1");
+          bad.path +
+              ": the persistent chains are points of size 3 in the file but the energy "
+              "network's input has size 2");
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), w.buffer().substr(0, 100), 2));
+    CHECK(load_error(bad.path, target).find("while reading the persistent chains") !=
+          std::string::npos);
   }
   SUBCASE("another architecture") {
     auto narrow = make<float>(8, 4);

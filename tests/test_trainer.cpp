@@ -172,6 +172,19 @@ TEST_CASE("TrainerOptions: each bad value is named") {
   o = {};
   o.block_columns = -1;
   fails(o, "block_columns = -1, expected zero (off) or a positive integer");
+  o = {};
+  o.langevin_steps = 1;
+  o.langevin_restart = 0.0;
+  fails(o, "langevin_restart = 0.000000, expected a number in (0, 1]");
+  o.langevin_restart = 1.5;
+  fails(o, "langevin_restart = 1.500000, expected a number in (0, 1]");
+  o.langevin_restart = std::nan("");
+  fails(o, "langevin_restart");
+  o = {};
+  o.langevin_restart = 0.5;  // with langevin_steps = 0
+  fails(o, "expected 1 when langevin_steps = 0 (persistent chains need Langevin steps)");
+  o.langevin_steps = 1;
+  CHECK_NOTHROW(o.validate());
 }
 
 TEST_CASE("Langevin refinement: the negative phase sees x - eps^2/2 dE/dx + eps noise") {
@@ -218,6 +231,53 @@ TEST_CASE("Langevin refinement lowers the energy of samples far from a minimum")
   const double after = t.energy().energy(t.negative_samples()).mean();
   MESSAGE("mean energy " << before << " -> " << after);
   CHECK(after < before - 1.5);
+}
+
+TEST_CASE("persistent chains: a negative sample continues its chain unless it restarts") {
+  // A Langevin step far too small to move anything (eps = 1e-6): a column
+  // that continues its chain keeps the last update's sample, one that
+  // restarts is a fresh generator sample, far from it.
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 64;
+  opt.seed = 4;
+  opt.langevin_steps = 1;
+  opt.langevin_step_size = 1e-6;
+  const Matrix<double> data = gaussian_data<double>(100, 3);
+  // Columns of the second update's negative batch equal to the first's.
+  const auto continued = [&](double restart) {
+    opt.langevin_restart = restart;
+    auto t = paper::make_trainer<double>(c, opt);
+    StepInfo info;
+    t.energy_update(data, info);
+    const Matrix<double> first = t.negative_samples();
+    CHECK(t.persistent_chains().size() == (restart < 1.0 ? first.size() : 0));
+    t.energy_update(data, info);
+    Index same = 0;
+    for (Index j = 0; j < first.cols(); ++j)
+      same += (t.negative_samples().col(j) - first.col(j)).norm() < 1e-4 ? 1 : 0;
+    if (restart < 1.0) CHECK(t.persistent_chains() == t.negative_samples());
+    return same;
+  };
+  CHECK(continued(1.0) == 0);     // the default: every chain starts at G
+  CHECK(continued(1e-12) == 64);  // (almost) never restarts
+  const Index half = continued(0.5);
+  MESSAGE(half << " of 64 columns continued with restart 0.5");
+  CHECK(half >= 16);  // Binomial(64, 1/2): 32 +- 4
+  CHECK(half <= 48);
+
+  SUBCASE("set_persistent_chains: chains of another shape restart from the generator") {
+    opt.langevin_restart = 1e-12;
+    auto t = paper::make_trainer<double>(c, opt);
+    StepInfo info;
+    t.set_persistent_chains(Matrix<double>::Constant(2, 64, 7.0));
+    t.energy_update(data, info);
+    CHECK((t.negative_samples().array() - 7.0).abs().maxCoeff() < 1e-4);
+    t.set_persistent_chains(Matrix<double>::Constant(2, 10, 7.0));
+    t.energy_update(data, info);
+    CHECK((t.negative_samples().array() - 7.0).abs().minCoeff() > 1.0);
+  }
 }
 
 TEST_CASE("sizes that disagree are named at construction and in train()") {
@@ -498,6 +558,31 @@ TEST_CASE("divergence: rollback restores the last good state and lowers the lear
   for (const auto& m : parameters_of(t.energy())) CHECK(m.allFinite());
 }
 
+TEST_CASE("divergence: rollback restores the persistent chains with the rest") {
+  // A run that rolls back from step 9 to the snapshot at step 5 must go on
+  // exactly like one that stopped at step 5 and did what a rollback does (one
+  // draw from the random stream, the learning rates halved): so the chains
+  // come back as they were at step 5, not as step 9 left them.
+  TrainerOptions opt;
+  opt.on_divergence = TrainerOptions::OnDivergence::rollback;
+  opt.snapshot_interval = 5;
+  opt.langevin_steps = 2;
+  opt.langevin_step_size = 0.1;
+  opt.langevin_restart = 0.3;
+  auto t = nan_trainer(opt, {17});  // step 9
+  auto ref = nan_trainer(opt, {});
+  const Matrix<float> data = gaussian_data<float>(100, 9);
+  t.train(data, 20);
+  REQUIRE(t.rollbacks() == 1);
+  ref.train(data, 5);
+  ref.rng()();
+  ref.energy_optimizer().learning_rate *= 0.5;
+  ref.generator_optimizer().learning_rate *= 0.5;
+  ref.train(data, 15);
+  CHECK(t.persistent_chains() == ref.persistent_chains());
+  CHECK(parameters_of(t.energy()) == parameters_of(ref.energy()));
+}
+
 TEST_CASE("divergence: rollback gives up after max_rollbacks") {
   TrainerOptions opt;
   opt.on_divergence = TrainerOptions::OnDivergence::rollback;
@@ -591,7 +676,8 @@ using SpiedTrainer = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>
 
 // The trainers the column-block tests compare: batch 37, hidden width 8, in
 // blocks of block_columns (0 = whole batches).
-SpiedTrainer spied_trainer(Index block_columns, std::uint64_t seed, Index langevin_steps = 0) {
+SpiedTrainer spied_trainer(Index block_columns, std::uint64_t seed, Index langevin_steps = 0,
+                           double langevin_restart = 1.0) {
   paper::Config c;
   c.hidden = 8;
   TrainerOptions opt;
@@ -600,6 +686,7 @@ SpiedTrainer spied_trainer(Index block_columns, std::uint64_t seed, Index langev
   opt.block_columns = block_columns;
   opt.langevin_steps = langevin_steps;
   opt.langevin_step_size = 0.2;
+  opt.langevin_restart = langevin_restart;
   return SpiedTrainer(spied_energy<double, true>(), paper::make_generator<double>(c), opt,
                       SGD{0.05});
 }
@@ -667,6 +754,11 @@ TEST_CASE("column blocks on two threads: each thread its blocks, the same sums")
     CHECK((a.negative_samples() - b.negative_samples()).cwiseAbs().maxCoeff() <= 1e-12);
     CHECK(ia.energy_loss == doctest::Approx(ib.energy_loss).epsilon(1e-12));
     check_same(parameters_of(a.energy()), parameters_of(b.energy()));
+  }
+  SUBCASE("persistent chains continue on both threads as on the whole batch") {
+    SpiedTrainer a = spied_trainer(8, 13, 3, 0.5), b = spied_trainer(0, 13, 3, 0.5);
+    check_steps_match(a, b, data, 3);
+    CHECK((a.persistent_chains() - b.persistent_chains()).cwiseAbs().maxCoeff() <= 1e-9);
   }
   SUBCASE("a generator with BatchNorm runs whole, the energy's blocks on both threads") {
     using BnNet = Sequential<Dense<double>, BatchNorm<double>, ReLU<double>, Dense<double>>;
@@ -763,4 +855,10 @@ TEST_CASE("column blocks: Langevin refinement moves every sample as on the whole
   CHECK(a.energy_loss == doctest::Approx(b.energy_loss).epsilon(1e-12));
   CHECK(blocked.energy().expert<2>().widest == 8);
   check_same(parameters_of(blocked.energy()), parameters_of(whole.energy()));
+
+  SUBCASE("persistent chains continue in blocks as on the whole batch") {
+    SpiedTrainer a = spied_trainer(8, 12, 3, 0.5), b = spied_trainer(0, 12, 3, 0.5);
+    check_steps_match(a, b, data, 3);
+    CHECK((a.persistent_chains() - b.persistent_chains()).cwiseAbs().maxCoeff() <= 1e-9);
+  }
 }

@@ -68,7 +68,7 @@ constexpr Index sample_count = 10000;      // samples.csv and the figure
 constexpr Index eval_sample_count = 2000;  // MMD and alignment KL
 constexpr Index oracle_mc = 100000;        // Monte Carlo points of the oracle entropy
 constexpr Index energy_grid_size = 200;    // energy_grid.csv and the heat map
-constexpr int app_format = 3;              // version of the examples' checkpoint extras
+constexpr int app_format = 4;              // version of the examples' checkpoint extras
 constexpr int app_format_oldest = 2;       // the oldest one this program still reads
 
 /// A command-line mistake: printed as "error: ..." with exit code 2.
@@ -117,6 +117,7 @@ struct Options {
   double fourier_scale = 2.0;
   Index langevin_steps = 10;
   double langevin_step_size = 0.05;
+  double langevin_restart = 1.0;
   double gradient_penalty = 0.0;
   double energy_penalty = 0.01;
   bool no_standardize = false;
@@ -177,6 +178,12 @@ void validate(const Options& o, bool complete = false) {
   if (!(o.langevin_step_size > 0.0) || !std::isfinite(o.langevin_step_size))
     throw UsageError("--langevin-step-size must be a positive finite number (got " +
                      num(o.langevin_step_size) + ")");
+  if (!(o.langevin_restart > 0.0 && o.langevin_restart <= 1.0))
+    throw UsageError("--langevin-restart must be in (0, 1] (got " + num(o.langevin_restart) + ")");
+  if (o.langevin_restart < 1.0 && o.langevin_steps == 0)
+    throw UsageError("--langevin-restart " + num(o.langevin_restart) +
+                     " continues Langevin chains, so it needs --langevin-steps > 0 (or "
+                     "--langevin-restart 1)");
   if (!(o.gradient_penalty >= 0.0) || !std::isfinite(o.gradient_penalty))
     throw UsageError("--gradient-penalty must be a finite number >= 0 (got " +
                      num(o.gradient_penalty) + ")");
@@ -318,6 +325,11 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
   setting("--fourier-scale", "fourier_scale", o.fourier_scale);
   setting("--langevin-steps", "langevin_steps", o.langevin_steps);
   setting("--langevin-step-size", "langevin_step_size", o.langevin_step_size);
+  // Format 4 added the persistent chains; older models restarted every chain.
+  if (format >= 4)
+    setting("--langevin-restart", "langevin_restart", o.langevin_restart);
+  else
+    check("--langevin-restart", o.langevin_restart, 1.0, "1");
   setting("--gradient-penalty", "gradient_penalty", o.gradient_penalty);
   setting("--energy-penalty", "energy_penalty", o.energy_penalty);
   const double base_sigma = extra(e, path, "base_sigma", 1)[0];
@@ -704,6 +716,13 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "Langevin steps on the energy applied to the generator's samples before the "
                  "negative phase; 0 = the paper's negative phase")
       ->capture_default_str();
+  app.add_option("--langevin-restart", o.langevin_restart,
+                 "persistent negative chains: the share of the negative batch that restarts from "
+                 "the generator at each step, the rest continuing the previous step's Langevin "
+                 "chains (Tieleman's persistent contrastive divergence); 1 = every chain starts "
+                 "at the generator. Below 1 needs --langevin-steps > 0 (the default is 1 when "
+                 "--langevin-steps is 0)")
+      ->capture_default_str();
   app.add_option("--langevin-step-size", o.langevin_step_size,
                  "Langevin step size eps (x -= eps^2/2 dE/dx, plus eps N(0, I)), model units; "
                  "by default 0.35 of a built-in mixture's component stddev where that is narrower "
@@ -753,6 +772,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     std::cerr << "error: " << e.what() << "\n(see --help)\n";
     return 2;
   }
+  // Without Langevin steps there are no chains to continue: the default
+  // restart share gives way (an explicit one is refused by validate).
+  if (o.langevin_steps == 0 && app.count("--langevin-restart") == 0) o.langevin_restart = 1.0;
   try {
     validate(o);
   } catch (const UsageError& e) {
@@ -825,6 +847,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   topt.generator_learning_rate = o.lr;
   topt.langevin_steps = o.langevin_steps;
   topt.langevin_step_size = o.langevin_step_size;
+  topt.langevin_restart = o.langevin_restart;
   topt.seed = o.seed;
   if (o.divergence == "rollback") topt.on_divergence = TrainerOptions::OnDivergence::rollback;
   const KernelEntropy<S> entropy(o.entropy, o.entropy_bandwidth, o.entropy_neighbours);
@@ -859,6 +882,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         {"fourier_scale", {o.fourier_scale}},
         {"langevin_steps", {double(o.langevin_steps)}},
         {"langevin_step_size", {o.langevin_step_size}},
+        {"langevin_restart", {o.langevin_restart}},
         {"gradient_penalty", {o.gradient_penalty}},
         {"energy_penalty", {o.energy_penalty}},
         {"base_sigma", {o.base_sigma}},
@@ -929,8 +953,11 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                 << (o.gradient_penalty > 0 ? ", gradient penalty " + num(o.gradient_penalty)
                                            : std::string())
                 << ", Langevin steps " << o.langevin_steps << " of size "
-                << num(o.langevin_step_size, 3) << ", " << o.threads
-                << (o.threads == 1 ? " thread" : " threads") << ")\n";
+                << num(o.langevin_step_size, 3)
+                << (o.langevin_restart < 1.0
+                        ? " (persistent chains, restart " + num(o.langevin_restart) + ")"
+                        : std::string())
+                << ", " << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
       InterruptGuard guard;
       try {
         model.train(train_model, last - first, progress);
@@ -1094,6 +1121,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("fourier_scale", o.fourier_scale);
     j.integer("langevin_steps", o.langevin_steps);
     j.number("langevin_step_size", o.langevin_step_size);
+    j.number("langevin_restart", o.langevin_restart);
     j.number("gradient_penalty", o.gradient_penalty);
     j.number("energy_penalty", o.energy_penalty);
     j.number("base_sigma", o.base_sigma);

@@ -7,7 +7,8 @@
 //   deepenergy::save_checkpoint("model.ckpt", trainer, {{"mean", {0.1, 2.0}}});
 //   auto info = deepenergy::load_checkpoint("model.ckpt", trainer);  // throws Error
 //
-// File layout (format version 1). All integers are little-endian; float and
+// File layout (format version 2; version 1 files, which have no chains, are
+// still read). All integers are little-endian; float and
 // double values are stored as their IEEE-754 bit patterns, little-endian, so
 // a file means the same thing on every platform.
 //
@@ -27,6 +28,9 @@
 //       updates    i64
 //   rng            4 x u64 words, u8 has_spare, f64 spare  (Rng::state())
 //   step           i64      the trainer's step counter
+//   chains         matrix   the persistent negative chains (format 2 on;
+//                           0x0 when there are none; see
+//                           TrainerOptions::langevin_restart)
 //   extras         u64 count, then per entry: string key, u64 n, n x f64
 //   checksum       u64      FNV-1a 64 over every byte before it
 //
@@ -62,7 +66,9 @@
 namespace deepenergy {
 
 inline constexpr char checkpoint_magic[8] = {'D', 'E', 'E', 'P', 'E', 'N', 'R', 'G'};
-inline constexpr std::uint32_t checkpoint_format_version = 1;
+inline constexpr std::uint32_t checkpoint_format_version = 2;
+/// The oldest format load_checkpoint still reads (1: no persistent chains).
+inline constexpr std::uint32_t checkpoint_oldest_format_version = 1;
 
 /// Small named numeric values stored with a checkpoint (e.g. a Standardizer's
 /// mean and stddev, a data set's id, a configuration value).
@@ -221,6 +227,7 @@ struct Contents {
   CheckpointInfo info;
   std::array<std::vector<StoredParameter<S>>, 2> nets;
   Rng::State rng;
+  Matrix<S> chains;  ///< 0x0 in format 1
 };
 
 inline constexpr std::array<const char*, 2> network_names{"energy", "generator"};
@@ -279,6 +286,7 @@ std::size_t parse_body(const std::string& path, const std::string& buf, std::siz
   c.rng.has_spare = r.u8("the random number generator state") != 0;
   c.rng.spare = r.f64("the random number generator state");
   c.info.step = r.i64("the step counter");
+  if (c.info.version >= 2) c.chains = r.template matrix<S>("the persistent chains");
   const std::uint64_t extras = r.u64("the number of extras");
   for (std::uint64_t k = 0; k < extras; ++k) {
     const std::string key = r.str("the key of extra " + std::to_string(k));
@@ -311,9 +319,11 @@ Contents<S> parse(const std::string& path, const std::string& buf) {
     Reader head(path, buf, buf.size());
     for (std::size_t i = 0; i < sizeof checkpoint_magic; ++i) head.u8("the magic");
     c.info.version = head.u32("the format version");
-    if (c.info.version != checkpoint_format_version)
+    if (c.info.version < checkpoint_oldest_format_version ||
+        c.info.version > checkpoint_format_version)
       throw Error(path + ": checkpoint format version " + std::to_string(c.info.version) +
-                  " is not supported; this build reads version " +
+                  " is not supported; this build reads versions " +
+                  std::to_string(checkpoint_oldest_format_version) + " to " +
                   std::to_string(checkpoint_format_version));
     const std::uint32_t tag = head.u32("the scalar type");
     c.info.scalar = scalar_name(tag);
@@ -397,7 +407,8 @@ std::string describe_parameters(Trainer& trainer) {
 }
 
 /// Saves the trainer's complete state (parameters with their optimiser slots
-/// and update counts, the Rng state, the step counter) and `extras` to path,
+/// and update counts, the Rng state, the step counter, the persistent negative
+/// chains where the trainer has them) and `extras` to path,
 /// atomically (see write_file_atomically). An empty description is replaced by
 /// describe_parameters(trainer). Throws Error when the file cannot be written.
 template <class Trainer>
@@ -432,6 +443,10 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
   w.u8(rs.has_spare ? 1 : 0);
   w.f64(rs.spare);
   w.i64(trainer.step_count());
+  if constexpr (requires { trainer.persistent_chains(); })
+    w.matrix(trainer.persistent_chains());
+  else
+    w.matrix(Matrix<S>());
   w.u64(extras.size());
   for (const auto& [key, values] : extras) {
     w.str(key);
@@ -456,10 +471,12 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 }
 
 /// Restores a trainer saved by save_checkpoint: parameter values, optimiser
-/// slots and update counts, the Rng state and the step counter, so training
-/// continues exactly as if it had never stopped. Verifies the file (see the
-/// top of this header) and that every parameter's name and shape matches the
-/// trainer's networks; throws Error saying what mismatched, leaving the
+/// slots and update counts, the Rng state, the step counter and the
+/// persistent negative chains (none from a format 1 file: they restart from
+/// the generator), so training continues exactly as if it had never stopped.
+/// Verifies the file (see the top of this header), that every parameter's name
+/// and shape matches the trainer's networks and that the chains are points of
+/// the energy's input size; throws Error saying what mismatched, leaving the
 /// trainer unchanged. Returns the description, step and extras.
 template <class Trainer>
 CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
@@ -468,10 +485,17 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   checkpoint_detail::Contents<S> c = checkpoint_detail::parse<S>(path, buf);
   checkpoint_detail::check_network(path, trainer.energy(), c.nets[0], "energy");
   checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
+  if (const Index dim = trainer.energy().input_dim();
+      c.chains.size() > 0 && dim >= 0 && c.chains.rows() != dim)
+    throw Error(path + ": the persistent chains are points of size " +
+                std::to_string(c.chains.rows()) +
+                " in the file but the energy network's input has size " + std::to_string(dim));
   checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);
   checkpoint_detail::restore_network(trainer.generator(), c.nets[1]);
   trainer.rng().set_state(c.rng);
   trainer.set_step_count(c.info.step);
+  if constexpr (requires { trainer.set_persistent_chains(c.chains); })
+    trainer.set_persistent_chains(c.chains);
   return std::move(c.info);
 }
 

@@ -57,6 +57,15 @@ struct TrainerOptions {
   /// before eq. 4 sees them (0 = off, the paper's negative phase).
   Index langevin_steps = 0;
   double langevin_step_size = 0.01;  ///< eps above, in the data's (model) units
+  /// Persistent negative chains (Tieleman 2008's persistent contrastive
+  /// divergence; Du and Mordatch 2019 restart 5% of their chains from noise):
+  /// at each energy update a column of the negative batch starts from a fresh
+  /// generator sample with this probability and otherwise continues from the
+  /// previous update's refined sample in that column, so a chain runs
+  /// langevin_steps / langevin_restart steps on average and reaches parts of
+  /// exp(-E) the generator does not (yet) cover. 1 = every chain starts at the
+  /// generator (the default). Needs langevin_steps > 0 when below 1.
+  double langevin_restart = 1.0;
   /// Batches wider than this many columns per thread go through the
   /// networks (forward, backward, Langevin) in equal column blocks of at most
   /// that width per thread, their gradients summed:
@@ -118,6 +127,11 @@ struct TrainerOptions {
       bad("langevin_steps", std::to_string(langevin_steps), "zero (off) or a positive integer");
     if (!(langevin_step_size > 0.0) || !std::isfinite(langevin_step_size))
       bad("langevin_step_size", std::to_string(langevin_step_size), "a positive finite number");
+    if (!(langevin_restart > 0.0 && langevin_restart <= 1.0))
+      bad("langevin_restart", std::to_string(langevin_restart), "a number in (0, 1]");
+    if (langevin_restart < 1.0 && langevin_steps == 0)
+      bad("langevin_restart", std::to_string(langevin_restart),
+          "1 when langevin_steps = 0 (persistent chains need Langevin steps)");
     if (max_rollbacks < 0)
       bad("max_rollbacks", std::to_string(max_rollbacks), "a non-negative integer");
     if (!(rollback_lr_factor > 0.0 && rollback_lr_factor < 1.0))
@@ -311,7 +325,9 @@ class DeepEnergyGAN {
           }
           negative_.middleCols(first + skip, n - skip) = x.rightCols(n - skip);
         });
+        continue_chains();
         refine_negative();
+        keep_chains();
         return energy_phase(negative_, Phase::negative, S(-1) / S(B));
       }
       if (use_blocks(B)) {
@@ -332,7 +348,10 @@ class DeepEnergyGAN {
     const Matrix<S>& x = generator_.sample(options_.batch_size, rng_);
     if (options_.langevin_steps == 0)
       return energy_phase(x, Phase::negative, S(-1) / S(options_.batch_size));
-    langevin_refine(x);
+    negative_ = x;
+    continue_chains();
+    refine_negative();
+    keep_chains();
     return energy_phase(negative_, Phase::negative, S(-1) / S(options_.batch_size));
   }
 
@@ -352,7 +371,30 @@ class DeepEnergyGAN {
   /// The negative phase's samples after the last langevin_refine.
   const Matrix<S>& negative_samples() const { return negative_; }
 
+  /// The persistent chains' states (TrainerOptions::langevin_restart < 1):
+  /// the last negative batch, empty before the first one. Saved in
+  /// checkpoints so that a resumed run continues the same chains.
+  const Matrix<S>& persistent_chains() const { return chains_; }
+  /// Replaces the chains (e.g. from a checkpoint). Chains of another shape
+  /// than the negative batch (dims x batch_size), e.g. an empty matrix, are
+  /// not continued: every chain restarts from the generator at the next
+  /// energy update.
+  void set_persistent_chains(const Matrix<S>& chains) { chains_ = chains; }
+
  private:
+  // TrainerOptions::langevin_restart: columns of negative_ (the generator's
+  // samples) that continue their chain take the chain's last state instead.
+  void continue_chains() {
+    if (options_.langevin_restart >= 1.0 || chains_.rows() != negative_.rows() ||
+        chains_.cols() != negative_.cols())
+      return;
+    for (Index j = 0; j < negative_.cols(); ++j)
+      if (rng_.uniform() >= options_.langevin_restart) negative_.col(j) = chains_.col(j);
+  }
+  void keep_chains() {
+    if (options_.langevin_restart < 1.0) chains_ = negative_;
+  }
+
   // langevin_refine's steps, on negative_ in place.
   void refine_negative() {
     const S eps = S(options_.langevin_step_size);
@@ -743,6 +785,7 @@ class DeepEnergyGAN {
     std::vector<std::int64_t> updates;
     Rng::State rng;
     std::int64_t step = 0;
+    Matrix<S> chains;
   };
   template <class F>
   void for_each_network_parameter(F&& f) {
@@ -766,6 +809,7 @@ class DeepEnergyGAN {
     });
     snapshot_.rng = rng_.state();
     snapshot_.step = step_;
+    snapshot_.chains = chains_;
   }
   void restore_snapshot() {
     std::size_t i = 0;
@@ -777,6 +821,7 @@ class DeepEnergyGAN {
       ++i;
     });
     rng_.set_state(snapshot_.rng);
+    chains_ = snapshot_.chains;
     // Draw a different stream from here, or the same batch would diverge again.
     rng_();
     step_ = snapshot_.step;
@@ -852,7 +897,7 @@ class DeepEnergyGAN {
   Index rollbacks_ = 0;
   Snapshot snapshot_;
   double last_mean_ = 0.0;
-  Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_, langevin_from_;
+  Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_, langevin_from_, chains_;
   RowVector<S> weights_;
   std::vector<Replica> replicas_;
   std::vector<Parameter<S>*> parameter_list_;

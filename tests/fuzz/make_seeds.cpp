@@ -7,7 +7,10 @@ int main(int argc, char** argv) {
   if (argc != 2) return 2;
   deepenergy::paper::Config c;
   c.hidden = 4;
-  auto t = deepenergy::paper::make_trainer<float>(c);
+  deepenergy::TrainerOptions o;
+  o.langevin_steps = 1;  // persistent chains, so the seed has every field
+  o.langevin_restart = 0.5;
+  auto t = deepenergy::paper::make_trainer<float>(c, o);
   deepenergy::Matrix<float> data = deepenergy::Matrix<float>::Random(2, 50);
   t.train(data, 3);
   deepenergy::save_checkpoint(argv[1], t, {{"mean", {0.5, -0.5}}, {"stddev", {1.0, 2.0}}});

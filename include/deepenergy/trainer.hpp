@@ -667,7 +667,8 @@ class DeepEnergyGAN {
       if (threaded && threads > 1) return threaded_blocks(threads, count, reduce, run);
     }
 #endif
-    (void)reduce;
+    (void)reduce;  // used only with OpenMP
+    (void)threaded;
     Lane lane{energy_, generator_, block_x_, block_z_, weights_, main_sum};
     for (Index k = 0; k < count; ++k) run(lane, k);
     return main_sum;

@@ -2,6 +2,7 @@
 // pkg-config consumer tests). Exits 0 on success.
 #include <deepenergy/deepenergy.hpp>
 
+#include <cmath>
 #include <cstdio>
 
 int main() {
@@ -12,8 +13,19 @@ int main() {
 
   const deepenergy::Matrix<float> gram = m.transpose() * m;
   deepenergy::Rng same(7);
+  // The paper's trainer, every path instantiated (this consumer builds with
+  // -Wall -Wextra -Werror and without OpenMP).
+  deepenergy::paper::Config c;
+  c.hidden = 4;
+  deepenergy::TrainerOptions o;
+  o.langevin_steps = 1;
+  o.langevin_restart = 0.5;
+  auto t = deepenergy::paper::make_trainer<float>(c, o);
+  const deepenergy::Matrix<float> data = deepenergy::Matrix<float>::Random(2, 50);
+  const deepenergy::StepInfo info = t.train(data, 2);
   const bool ok = gram.rows() == 4 && gram.cols() == 4 && m.minCoeff() >= 0.0f &&
-                  m.maxCoeff() < 1.0f && static_cast<float>(same.uniform()) == m(0, 0);
+                  m.maxCoeff() < 1.0f && static_cast<float>(same.uniform()) == m(0, 0) &&
+                  info.step == 2 && std::isfinite(info.energy_loss);
   std::printf("deepenergy consumer: %s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -27,7 +27,7 @@ command -v python3 > /dev/null || { echo "error: python3 is needed to summarise 
 
 datasets=${DATASETS:-"two-spiral four-spin eight-gaussians twenty-five-gaussians"}
 seeds=${SEEDS:-"1 2 3 4 5"}
-recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin gradient_penalty energy_penalty default no_energy_penalty default_neighbours default_batchnorm"}
+recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin persistent gradient_penalty energy_penalty default cooperative no_energy_penalty default_neighbours default_batchnorm"}
 jobs=${JOBS:-2}
 
 # Each recipe as flags on top of the program's defaults. "paper" switches
@@ -40,13 +40,17 @@ flags_of() {
     entropy_neighbours) echo "$(flags_of entropy) --entropy-neighbours 10" ;;
     batchnorm_entropy) echo "$paper_flags --batchnorm-entropy 1" ;;
     fourier) echo "--entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01" ;;
-    langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01" ;;
+    langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --langevin-restart 1" ;;
+    persistent) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01" ;;  # langevin with persistent chains
     gradient_penalty) echo "$paper_flags --gradient-penalty 0.1" ;;
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001" ;;
     default) echo "" ;;
-    no_energy_penalty) echo "--energy-penalty 0" ;;  # the default before the penalty
+    cooperative) echo "--langevin-restart 1" ;;  # the default before persistent chains
+    no_energy_penalty) echo "--energy-penalty 0" ;;
     default_neighbours) echo "--entropy-neighbours 10" ;;  # Dai et al.'s k-NN weights
     default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1" ;;  # the extended paper's entropy
+    cooperative_neighbours) echo "--langevin-restart 1 --entropy-neighbours 10" ;;
+    cooperative_batchnorm) echo "--langevin-restart 1 --entropy 0 --batchnorm-entropy 1" ;;
     *) echo "error: unknown recipe '$1'" >&2; exit 2 ;;
   esac
 }

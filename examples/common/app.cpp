@@ -117,7 +117,7 @@ struct Options {
   double fourier_scale = 2.0;
   Index langevin_steps = 10;
   double langevin_step_size = 0.05;
-  double langevin_restart = 1.0;
+  double langevin_restart = 0.05;
   double gradient_penalty = 0.0;
   double energy_penalty = 0.01;
   bool no_standardize = false;
@@ -659,7 +659,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       "generator_samples.csv, energy_grid.csv, model.ckpt and metrics.json into the output "
       "directory. The defaults add to the paper's recipe what makes the energy take the data's "
       "shape (README, \"Training that reaches the density\"): Fourier input features, the "
-      "generator's entropy term, Langevin-refined negative samples, an energy magnitude penalty "
+      "generator's entropy term, negative samples from persistent Langevin chains, an energy "
+      "magnitude penalty "
       "and a lower energy learning rate; --fourier-scale 0 --entropy 0 --langevin-steps 0 "
       "--energy-penalty 0 --energy-lr 0.01 is the paper's literal recipe (its samples are "
       "the generator's: --sample-steps 0)."};
@@ -720,8 +721,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "persistent negative chains: the share of the negative batch that restarts from "
                  "the generator at each step, the rest continuing the previous step's Langevin "
                  "chains (Tieleman's persistent contrastive divergence); 1 = every chain starts "
-                 "at the generator. Below 1 needs --langevin-steps > 0 (the default is 1 when "
-                 "--langevin-steps is 0)")
+                 "at the generator. By default 0.2 on a built-in mixture whose components are "
+                 "narrower than 0.05 model units (the 8 and 25 Gaussians), and 1 with "
+                 "--langevin-steps 0")
       ->capture_default_str();
   app.add_option("--langevin-step-size", o.langevin_step_size,
                  "Langevin step size eps (x -= eps^2/2 dE/dx, plus eps N(0, I)), model units; "
@@ -824,6 +826,14 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   if (ckpt_in.empty() && app.count("--langevin-step-size") == 0 && component > 0.0 &&
       component < o.langevin_step_size)
     o.langevin_step_size = 0.35 * component;
+  // Persistent chains: 5% restart from G at each step, 20% on such a mixture:
+  // a chain cannot cross between its modes in steps that small, so how many
+  // chains sit in each mode comes only from where G restarted them, and
+  // restarting more often keeps those shares fresh (README, Results: 25
+  // Gaussians 95-96% high quality at 0.2, 88-89% at 0.05).
+  if (ckpt_in.empty() && app.count("--langevin-restart") == 0 && o.langevin_steps > 0 &&
+      component > 0.0 && component < 0.05)
+    o.langevin_restart = 0.2;
   // The sampling step: the same reasoning, with a longer step (the chain must
   // travel from G's samples into the wells) that still stays inside a mode.
   if (app.count("--sample-step-size") == 0 && component > 0.0)
@@ -953,11 +963,11 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                 << (o.gradient_penalty > 0 ? ", gradient penalty " + num(o.gradient_penalty)
                                            : std::string())
                 << ", Langevin steps " << o.langevin_steps << " of size "
-                << num(o.langevin_step_size, 3)
+                << num(o.langevin_step_size, 3) << ", "
                 << (o.langevin_restart < 1.0
-                        ? " (persistent chains, restart " + num(o.langevin_restart) + ")"
+                        ? "persistent chains (restart " + num(o.langevin_restart) + "), "
                         : std::string())
-                << ", " << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
+                << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
       InterruptGuard guard;
       try {
         model.train(train_model, last - first, progress);

@@ -46,9 +46,11 @@ flags_of() {
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001" ;;
     default) echo "" ;;
     cooperative) echo "--langevin-restart 1" ;;  # the default before persistent chains
-    no_energy_penalty) echo "--energy-penalty 0" ;;
+    no_energy_penalty) echo "--langevin-restart 1 --energy-penalty 0" ;;  # cooperative without the penalty
     default_neighbours) echo "--entropy-neighbours 10" ;;  # Dai et al.'s k-NN weights
     default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1" ;;  # the extended paper's entropy
+    # The previous default's entropy variants (the README's entropy tables;
+    # not in the default list: RECIPES="cooperative_neighbours ...").
     cooperative_neighbours) echo "--langevin-restart 1 --entropy-neighbours 10" ;;
     cooperative_batchnorm) echo "--langevin-restart 1 --entropy 0 --batchnorm-entropy 1" ;;
     *) echo "error: unknown recipe '$1'" >&2; exit 2 ;;

@@ -149,18 +149,21 @@ struct Threads {
 };
 
 template <class... Terms>
-void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1) {
+void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1,
+                         double langevin_restart = 1.0) {
   const Threads pin(threads);
   const Matrix<float> data = datasets::two_spiral<float>(4096, 3);
   TrainerOptions opt;
   opt.batch_size = batch;
   opt.seed = 9;
   opt.langevin_steps = langevin_steps;
+  opt.langevin_restart = langevin_restart;
   TrainerOf<Terms...> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt,
                               AdaGrad{}, Terms{}...);
   const Counts c = count_steps(trainer, data, 100);
-  INFO("batch " << batch << ", Langevin steps " << langevin_steps << ", threads " << threads
-                << ": operator new calls " << c.news << ", malloc calls " << c.mallocs);
+  INFO("batch " << batch << ", Langevin steps " << langevin_steps << ", restart "
+                << langevin_restart << ", threads " << threads << ": operator new calls " << c.news
+                << ", malloc calls " << c.mallocs);
   CHECK(c.news == 0);
 #ifdef DEEPENERGY_COUNT_MALLOC
   CHECK(c.mallocs == 0);
@@ -189,6 +192,8 @@ TEST_CASE("a steady-state train step of the paper trainer allocates nothing") {
   check_no_allocation<>(1024);
   check_no_allocation<>(1001);  // column blocks of 251, the last overlapping by 3
   check_no_allocation<>(1001, 2);
+  check_no_allocation<>(64, 2, 1, 0.3);  // persistent chains
+  check_no_allocation<>(1001, 2, 1, 0.3);
 }
 
 #ifdef _OPENMP
@@ -196,6 +201,7 @@ TEST_CASE("a steady-state train step of the paper trainer allocates nothing") {
 TEST_CASE("a steady-state train step on two threads in column blocks allocates nothing") {
   check_no_allocation<>(1024, 0, 2);
   check_no_allocation<>(1001, 2, 2);
+  check_no_allocation<>(1001, 2, 2, 0.3);
 }
 #endif
 

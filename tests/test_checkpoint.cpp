@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -195,12 +196,17 @@ TEST_CASE_TEMPLATE("persistent chains are saved, and a resumed run continues the
   CHECK(same(snapshot(restored).values, snapshot(original).values));
   CHECK(same<S>({restored.persistent_chains()}, {original.persistent_chains()}));
 
-  SUBCASE("without them the continuation differs (so the check above can fail)") {
-    auto restarted = make_chained<S>(16, 99);
-    load_checkpoint(file.path, restarted);
-    restarted.set_persistent_chains(Matrix<S>());
-    restarted.train(x, 5);
-    CHECK_FALSE(same(snapshot(restarted).values, snapshot(original).values));
+  SUBCASE("other chains give another continuation (so the check above can fail)") {
+    auto moved = make_chained<S>(16, 99);
+    load_checkpoint(file.path, moved);
+    auto other = make_chained<S>(16, 99);
+    load_checkpoint(file.path, other);
+    other.set_persistent_chains(
+        Matrix<S>(moved.persistent_chains().array() + S(0.01)));  // same shape, same stream
+    moved.train(x, 5);
+    other.train(x, 5);
+    CHECK(same(snapshot(moved).values, snapshot(original).values));
+    CHECK_FALSE(same(snapshot(other).values, snapshot(original).values));
   }
 }
 
@@ -313,6 +319,12 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
           bad.path +
               ": the persistent chains are points of size 3 in the file but the energy "
               "network's input has size 2");
+    checkpoint_detail::Writer nan;
+    nan.matrix(
+        Matrix<float>(Matrix<float>::Constant(2, 32, std::numeric_limits<float>::quiet_NaN())));
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), nan.buffer(), 2));
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": the persistent chains hold non-finite values; the file is damaged");
     write_bytes(bad.path, with_chains(read_bytes(plain.path), w.buffer().substr(0, 100), 2));
     CHECK(load_error(bad.path, target).find("while reading the persistent chains") !=
           std::string::npos);

@@ -174,10 +174,12 @@ TEST_CASE("TrainerOptions: each bad value is named") {
   fails(o, "block_columns = -1, expected zero (off) or a positive integer");
   o = {};
   o.langevin_steps = 1;
-  o.langevin_restart = 0.0;
-  fails(o, "langevin_restart = 0.000000, expected a number in (0, 1]");
+  o.langevin_restart = -0.1;
+  fails(o, "langevin_restart = -0.100000, expected a number in [0, 1]");
   o.langevin_restart = 1.5;
-  fails(o, "langevin_restart = 1.500000, expected a number in (0, 1]");
+  fails(o, "langevin_restart = 1.500000, expected a number in [0, 1]");
+  o.langevin_restart = 0.0;  // chains that never restart
+  CHECK_NOTHROW(o.validate());
   o.langevin_restart = std::nan("");
   fails(o, "langevin_restart");
   o = {};
@@ -260,15 +262,15 @@ TEST_CASE("persistent chains: a negative sample continues its chain unless it re
     if (restart < 1.0) CHECK(t.persistent_chains() == t.negative_samples());
     return same;
   };
-  CHECK(continued(1.0) == 0);     // the default: every chain starts at G
-  CHECK(continued(1e-12) == 64);  // (almost) never restarts
+  CHECK(continued(1.0) == 0);   // the default: every chain starts at G
+  CHECK(continued(0.0) == 64);  // never restarts
   const Index half = continued(0.5);
   MESSAGE(half << " of 64 columns continued with restart 0.5");
   CHECK(half >= 16);  // Binomial(64, 1/2): 32 +- 4
   CHECK(half <= 48);
 
-  SUBCASE("set_persistent_chains: chains of another shape restart from the generator") {
-    opt.langevin_restart = 1e-12;
+  SUBCASE("set_persistent_chains: chains of another batch size restart from the generator") {
+    opt.langevin_restart = 0.0;
     auto t = paper::make_trainer<double>(c, opt);
     StepInfo info;
     t.set_persistent_chains(Matrix<double>::Constant(2, 64, 7.0));
@@ -277,6 +279,30 @@ TEST_CASE("persistent chains: a negative sample continues its chain unless it re
     t.set_persistent_chains(Matrix<double>::Constant(2, 10, 7.0));
     t.energy_update(data, info);
     CHECK((t.negative_samples().array() - 7.0).abs().minCoeff() > 1.0);
+    CHECK_THROWS_WITH_AS(t.set_persistent_chains(Matrix<double>::Zero(3, 64)),
+                         "set_persistent_chains: points of size 3, the energy's input has size 2",
+                         Error);
+    Matrix<double> nan = Matrix<double>::Zero(2, 64);
+    nan(1, 5) = std::nan("");
+    CHECK_THROWS_WITH_AS(t.set_persistent_chains(nan),
+                         "set_persistent_chains: the chains hold non-finite values", Error);
+  }
+  SUBCASE("a failed energy update leaves the chains as they were") {
+    opt.langevin_restart = 0.0;
+    auto t = paper::make_trainer<double>(c, opt);
+    StepInfo info;
+    t.energy_update(data, info);
+    // A chain at 1e300 overflows its energy: the update fails its checks.
+    Matrix<double> far = t.persistent_chains();
+    far.col(3).setConstant(1e300);
+    t.set_persistent_chains(far);
+    CHECK_THROWS_AS(t.energy_update(data, info), DivergenceError);
+    CHECK(t.persistent_chains() == far);
+  }
+  SUBCASE("with langevin_restart = 1 there are no chains to keep") {
+    auto t = paper::make_trainer<double>(c, opt);  // opt.langevin_restart = 1
+    t.set_persistent_chains(Matrix<double>::Zero(2, 64));
+    CHECK(t.persistent_chains().size() == 0);
   }
 }
 

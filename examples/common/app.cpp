@@ -178,8 +178,8 @@ void validate(const Options& o, bool complete = false) {
   if (!(o.langevin_step_size > 0.0) || !std::isfinite(o.langevin_step_size))
     throw UsageError("--langevin-step-size must be a positive finite number (got " +
                      num(o.langevin_step_size) + ")");
-  if (!(o.langevin_restart > 0.0 && o.langevin_restart <= 1.0))
-    throw UsageError("--langevin-restart must be in (0, 1] (got " + num(o.langevin_restart) + ")");
+  if (!(o.langevin_restart >= 0.0 && o.langevin_restart <= 1.0))
+    throw UsageError("--langevin-restart must be in [0, 1] (got " + num(o.langevin_restart) + ")");
   if (o.langevin_restart < 1.0 && o.langevin_steps == 0)
     throw UsageError("--langevin-restart " + num(o.langevin_restart) +
                      " continues Langevin chains, so it needs --langevin-steps > 0 (or "
@@ -714,16 +714,17 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "model units; 0 = the paper's ReLU first layer")
       ->capture_default_str();
   app.add_option("--langevin-steps", o.langevin_steps,
-                 "Langevin steps on the energy applied to the generator's samples before the "
-                 "negative phase; 0 = the paper's negative phase")
+                 "Langevin steps on the energy per training step for the negative phase's "
+                 "samples (persistent chains restarted from the generator's samples, see "
+                 "--langevin-restart); 0 = the paper's negative phase, the generator's samples")
       ->capture_default_str();
   app.add_option("--langevin-restart", o.langevin_restart,
                  "persistent negative chains: the share of the negative batch that restarts from "
                  "the generator at each step, the rest continuing the previous step's Langevin "
                  "chains (Tieleman's persistent contrastive divergence); 1 = every chain starts "
-                 "at the generator. By default 0.2 on a built-in mixture whose components are "
-                 "narrower than 0.05 model units (the 8 and 25 Gaussians), and 1 with "
-                 "--langevin-steps 0")
+                 "at the generator, 0 = chains never restart. By default 0.2 on a built-in "
+                 "mixture whose components are narrower than 0.05 model units (the 8 and 25 "
+                 "Gaussians), and 1 with --langevin-steps 0")
       ->capture_default_str();
   app.add_option("--langevin-step-size", o.langevin_step_size,
                  "Langevin step size eps (x -= eps^2/2 dE/dx, plus eps N(0, I)), model units; "
@@ -915,7 +916,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         (o.batchnorm_entropy > 0
              ? ", BatchNorm generator, BatchNormEntropy " + num(o.batchnorm_entropy)
              : std::string()) +
-        ", Langevin steps " + std::to_string(o.langevin_steps) + "; " + describe_parameters(model);
+        ", Langevin steps " + std::to_string(o.langevin_steps) +
+        (o.langevin_restart < 1.0 ? ", persistent chains (restart " + num(o.langevin_restart) + ")"
+                                  : std::string()) +
+        "; " + describe_parameters(model);
 
     std::filesystem::create_directories(o.out);
     const std::string ckpt_out = o.out + "/model.ckpt";

@@ -39,9 +39,11 @@
 // Loading reads the whole file and checks, in order: the magic, the version,
 // the scalar type, the recorded size against the real size (a short file is
 // reported with the byte offset and the field where it ends), the checksum,
-// and finally every network's parameter count, names and shapes against the
-// trainer. Nothing in the trainer changes unless every check passes. Every
-// failure throws deepenergy::Error whose message starts with the path.
+// then every network's parameter count, names and shapes against the
+// trainer, and finally that the persistent chains are finite points of the
+// energy's input size. Nothing in the trainer changes unless every check
+// passes. Every failure throws deepenergy::Error whose message starts with
+// the path.
 #pragma once
 
 #include <array>
@@ -382,6 +384,22 @@ void check_network(const std::string& path, Net& net, const std::vector<StoredPa
   });
 }
 
+/// Throws unless the stored persistent chains (if any) are finite points of
+/// the size the trainer's energy takes.
+template <class Trainer, class S>
+void check_chains(const std::string& path, Trainer& trainer, const Matrix<S>& chains) {
+  if (chains.size() == 0) return;
+  if (!chains.allFinite())
+    throw Error(path + ": the persistent chains hold non-finite values; the file is damaged");
+  if constexpr (requires { trainer.energy().input_dim(); }) {
+    const Index dim = trainer.energy().input_dim();
+    if (dim >= 0 && chains.rows() != dim)
+      throw Error(path + ": the persistent chains are points of size " +
+                  std::to_string(chains.rows()) +
+                  " in the file but the energy network's input has size " + std::to_string(dim));
+  }
+}
+
 template <class Net, class S>
 void restore_network(Net& net, std::vector<StoredParameter<S>>& stored) {
   std::size_t k = 0;
@@ -473,11 +491,14 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 /// Restores a trainer saved by save_checkpoint: parameter values, optimiser
 /// slots and update counts, the Rng state, the step counter and the
 /// persistent negative chains (none from a format 1 file: they restart from
-/// the generator), so training continues exactly as if it had never stopped.
-/// Verifies the file (see the top of this header), that every parameter's name
-/// and shape matches the trainer's networks and that the chains are points of
-/// the energy's input size; throws Error saying what mismatched, leaving the
-/// trainer unchanged. Returns the description, step and extras.
+/// the generator; chains of another batch size, or in a trainer with
+/// langevin_restart = 1, are not used), so training continues exactly as if
+/// it had never stopped.
+/// Verifies the file (see the top of this header), that every parameter's
+/// name and shape matches the trainer's networks and that the chains are
+/// finite points of the energy's input size; throws Error saying what
+/// mismatched, leaving the trainer unchanged. Returns the description, step
+/// and extras.
 template <class Trainer>
 CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   using S = typename Trainer::Scalar;
@@ -485,17 +506,13 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   checkpoint_detail::Contents<S> c = checkpoint_detail::parse<S>(path, buf);
   checkpoint_detail::check_network(path, trainer.energy(), c.nets[0], "energy");
   checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
-  if (const Index dim = trainer.energy().input_dim();
-      c.chains.size() > 0 && dim >= 0 && c.chains.rows() != dim)
-    throw Error(path + ": the persistent chains are points of size " +
-                std::to_string(c.chains.rows()) +
-                " in the file but the energy network's input has size " + std::to_string(dim));
+  checkpoint_detail::check_chains(path, trainer, c.chains);
   checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);
   checkpoint_detail::restore_network(trainer.generator(), c.nets[1]);
   trainer.rng().set_state(c.rng);
   trainer.set_step_count(c.info.step);
   if constexpr (requires { trainer.set_persistent_chains(c.chains); })
-    trainer.set_persistent_chains(c.chains);
+    trainer.set_persistent_chains(std::move(c.chains));
   return std::move(c.info);
 }
 

@@ -64,7 +64,10 @@ struct TrainerOptions {
   /// previous update's refined sample in that column, so a chain runs
   /// langevin_steps / langevin_restart steps on average and reaches parts of
   /// exp(-E) the generator does not (yet) cover. 1 = every chain starts at the
-  /// generator (the default). Needs langevin_steps > 0 when below 1.
+  /// generator (the default); 0 = the chains never restart after the first
+  /// update (plain persistent contrastive divergence). Needs langevin_steps > 0
+  /// when below 1. The chains move on only when the energy update succeeds
+  /// (negative_phase() called alone continues them but does not keep them).
   double langevin_restart = 1.0;
   /// Batches wider than this many columns per thread go through the
   /// networks (forward, backward, Langevin) in equal column blocks of at most
@@ -127,8 +130,8 @@ struct TrainerOptions {
       bad("langevin_steps", std::to_string(langevin_steps), "zero (off) or a positive integer");
     if (!(langevin_step_size > 0.0) || !std::isfinite(langevin_step_size))
       bad("langevin_step_size", std::to_string(langevin_step_size), "a positive finite number");
-    if (!(langevin_restart > 0.0 && langevin_restart <= 1.0))
-      bad("langevin_restart", std::to_string(langevin_restart), "a number in (0, 1]");
+    if (!(langevin_restart >= 0.0 && langevin_restart <= 1.0))
+      bad("langevin_restart", std::to_string(langevin_restart), "a number in [0, 1]");
     if (langevin_restart < 1.0 && langevin_steps == 0)
       bad("langevin_restart", std::to_string(langevin_restart),
           "1 when langevin_steps = 0 (persistent chains need Langevin steps)");
@@ -293,6 +296,7 @@ class DeepEnergyGAN {
     info.energy_loss = loss;
     check_finite(loss, "energy loss");
     clip_and_update(energy_, energy_opt_, "energy");
+    keep_chains();  // only after the checks: a failed step leaves the chains as they were
   }
 
   /// Adds mean_j dE(x_j)/dtheta over the batch to the energy's grads and
@@ -300,8 +304,10 @@ class DeepEnergyGAN {
   double positive_phase(const Matrix<S>& batch) {
     return energy_phase(batch, Phase::positive, S(1) / S(batch.cols()));
   }
-  /// Draws G(z) for a batch of latents and adds -mean_j dE(G(z_j))/dtheta to
-  /// the energy's grads; returns -mean_j E(G(z_j)) plus any extra terms.
+  /// Draws G(z) for a batch of latents (with langevin_steps > 0: refined by
+  /// Langevin, and continuing the persistent chains where langevin_restart < 1)
+  /// and adds -mean_j dE(x_j)/dtheta over those samples x_j to the energy's
+  /// grads; returns -mean_j E(x_j) plus any extra terms.
   double negative_phase() {
     const Index B = options_.batch_size;
     if constexpr (generator_in_blocks) {
@@ -327,7 +333,6 @@ class DeepEnergyGAN {
         });
         continue_chains();
         refine_negative();
-        keep_chains();
         return energy_phase(negative_, Phase::negative, S(-1) / S(B));
       }
       if (use_blocks(B)) {
@@ -351,7 +356,6 @@ class DeepEnergyGAN {
     negative_ = x;
     continue_chains();
     refine_negative();
-    keep_chains();
     return energy_phase(negative_, Phase::negative, S(-1) / S(options_.batch_size));
   }
 
@@ -368,18 +372,31 @@ class DeepEnergyGAN {
     refine_negative();
   }
 
-  /// The negative phase's samples after the last langevin_refine.
+  /// The last negative batch after its Langevin steps (the negative phase's,
+  /// or langevin_refine's, whichever ran last).
   const Matrix<S>& negative_samples() const { return negative_; }
 
   /// The persistent chains' states (TrainerOptions::langevin_restart < 1):
   /// the last negative batch, empty before the first one. Saved in
   /// checkpoints so that a resumed run continues the same chains.
   const Matrix<S>& persistent_chains() const { return chains_; }
-  /// Replaces the chains (e.g. from a checkpoint). Chains of another shape
-  /// than the negative batch (dims x batch_size), e.g. an empty matrix, are
-  /// not continued: every chain restarts from the generator at the next
-  /// energy update.
-  void set_persistent_chains(const Matrix<S>& chains) { chains_ = chains; }
+  /// Replaces the chains (e.g. from a checkpoint). Chains of another batch
+  /// size (not dims x batch_size), e.g. an empty matrix, are not continued:
+  /// every chain restarts from the generator at the next energy update; with
+  /// langevin_restart = 1 they are dropped. Throws Error for points of another
+  /// size than the energy's input or non-finite values.
+  void set_persistent_chains(Matrix<S> chains) {
+    const Index dim = energy_.input_dim();
+    if (chains.size() > 0 && dim >= 0 && chains.rows() != dim)
+      throw Error("set_persistent_chains: points of size " + std::to_string(chains.rows()) +
+                  ", the energy's input has size " + std::to_string(dim));
+    if (!chains.allFinite())
+      throw Error("set_persistent_chains: the chains hold non-finite values");
+    if (options_.langevin_restart < 1.0)
+      chains_ = std::move(chains);
+    else
+      chains_.resize(0, 0);
+  }
 
  private:
   // TrainerOptions::langevin_restart: columns of negative_ (the generator's
@@ -667,8 +684,7 @@ class DeepEnergyGAN {
       if (threaded && threads > 1) return threaded_blocks(threads, count, reduce, run);
     }
 #endif
-    (void)reduce;  // used only with OpenMP
-    (void)threaded;
+    (void)reduce, (void)threaded;  // used only with OpenMP
     Lane lane{energy_, generator_, block_x_, block_z_, weights_, main_sum};
     for (Index k = 0; k < count; ++k) run(lane, k);
     return main_sum;
@@ -779,8 +795,10 @@ class DeepEnergyGAN {
   }
 
   // The last good state, for the rollback policy: parameter values and
-  // optimiser state (not names or work buffers), the random stream and the
-  // step. Refilled in place, so a snapshot allocates only the first time.
+  // optimiser state (not names or work buffers), the random stream, the step
+  // and the persistent chains. Refilled in place, so a snapshot allocates
+  // only the first time (restoring one taken before the first update empties
+  // the chains, which the next update refills).
   struct Snapshot {
     std::vector<Matrix<S>> value, slot0, slot1;
     std::vector<std::int64_t> updates;

@@ -31,6 +31,7 @@ void try_load(const std::string& buf) {
     auto c = cd::parse<float>("fuzz.ckpt", buf);
     cd::check_network("fuzz.ckpt", trainer().energy(), c.nets[0], "energy");
     cd::check_network("fuzz.ckpt", trainer().generator(), c.nets[1], "generator");
+    cd::check_chains("fuzz.ckpt", trainer(), c.chains);
   } catch (const deepenergy::Error&) {
   }
 }

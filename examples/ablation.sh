@@ -46,6 +46,7 @@ flags_of() {
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001" ;;
     default) echo "" ;;
     cooperative) echo "--langevin-restart 1" ;;  # the default before persistent chains
+    restart20) echo "--langevin-restart 0.2" ;;  # the README's 20% restarts on the mixtures
     no_energy_penalty) echo "--langevin-restart 1 --energy-penalty 0" ;;  # cooperative without the penalty
     default_neighbours) echo "--entropy-neighbours 10" ;;  # Dai et al.'s k-NN weights
     default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1" ;;  # the extended paper's entropy

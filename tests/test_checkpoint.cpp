@@ -23,27 +23,20 @@ namespace {
 template <class S>
 using Trainer = DeepEnergyGAN<paper::Energy<S>, paper::Gen<S>, AdaGrad, KernelEntropy<S>>;
 
+// With restart < 1: Langevin steps on persistent negative chains
+// (TrainerOptions::langevin_restart), which checkpoints must keep too.
 template <class S>
-Trainer<S> make(Index hidden, std::uint64_t seed) {
+Trainer<S> make(Index hidden, std::uint64_t seed, double restart = 1.0) {
   paper::Config c;
   c.hidden = hidden;
   TrainerOptions opt;
   opt.seed = seed;
   opt.batch_size = 32;
-  return Trainer<S>(paper::make_energy<S>(c), paper::make_generator<S>(c), opt);
-}
-
-// The same with persistent negative chains (TrainerOptions::langevin_restart).
-template <class S>
-Trainer<S> make_chained(Index hidden, std::uint64_t seed) {
-  paper::Config c;
-  c.hidden = hidden;
-  TrainerOptions opt;
-  opt.seed = seed;
-  opt.batch_size = 32;
-  opt.langevin_steps = 2;
-  opt.langevin_step_size = 0.05;
-  opt.langevin_restart = 0.3;
+  if (restart < 1.0) {
+    opt.langevin_steps = 2;
+    opt.langevin_step_size = 0.05;
+    opt.langevin_restart = restart;
+  }
   return Trainer<S>(paper::make_energy<S>(c), paper::make_generator<S>(c), opt);
 }
 
@@ -184,11 +177,11 @@ TEST_CASE_TEMPLATE("persistent chains are saved, and a resumed run continues the
                    double) {
   TempFile file("chains.ckpt");
   const Matrix<S> x = data<S>();
-  auto original = make_chained<S>(16, 5);
+  auto original = make<S>(16, 5, 0.3);
   original.train(x, 20);
   REQUIRE(original.persistent_chains().cols() == 32);
   save_checkpoint(file.path, original);
-  auto restored = make_chained<S>(16, 99);
+  auto restored = make<S>(16, 99, 0.3);
   load_checkpoint(file.path, restored);
   CHECK(same<S>({restored.persistent_chains()}, {original.persistent_chains()}));
   original.train(x, 5);
@@ -197,9 +190,9 @@ TEST_CASE_TEMPLATE("persistent chains are saved, and a resumed run continues the
   CHECK(same<S>({restored.persistent_chains()}, {original.persistent_chains()}));
 
   SUBCASE("other chains give another continuation (so the check above can fail)") {
-    auto moved = make_chained<S>(16, 99);
+    auto moved = make<S>(16, 99, 0.3);
     load_checkpoint(file.path, moved);
-    auto other = make_chained<S>(16, 99);
+    auto other = make<S>(16, 99, 0.3);
     load_checkpoint(file.path, other);
     other.set_persistent_chains(
         Matrix<S>(moved.persistent_chains().array() + S(0.01)));  // same shape, same stream
@@ -217,7 +210,7 @@ TEST_CASE("format 1 checkpoints, from before the persistent chains, still load")
   t.train(data<float>(), 3);
   save_checkpoint(v2.path, t);
   write_bytes(v1.path, with_chains(read_bytes(v2.path), "", 1));
-  auto from_v1 = make_chained<float>(16, 4);
+  auto from_v1 = make<float>(16, 4, 0.3);
   from_v1.set_persistent_chains(Matrix<float>::Ones(2, 32));
   const CheckpointInfo info = load_checkpoint(v1.path, from_v1);
   CHECK(info.version == 1);

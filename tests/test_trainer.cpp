@@ -300,7 +300,8 @@ TEST_CASE("persistent chains: a negative sample continues its chain unless it re
     CHECK(t.persistent_chains() == far);
   }
   SUBCASE("with langevin_restart = 1 there are no chains to keep") {
-    auto t = paper::make_trainer<double>(c, opt);  // opt.langevin_restart = 1
+    opt.langevin_restart = 1.0;
+    auto t = paper::make_trainer<double>(c, opt);
     t.set_persistent_chains(Matrix<double>::Zero(2, 64));
     CHECK(t.persistent_chains().size() == 0);
   }

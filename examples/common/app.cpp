@@ -828,11 +828,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       component < o.langevin_step_size)
     o.langevin_step_size = 0.35 * component;
   // Persistent chains: 5% restart from G at each step, but none persist on
-  // such a mixture: a chain cannot cross between its modes in steps that
-  // small, so how many chains sit in each mode comes only from where G
-  // restarted them, and persistent chains keep stale shares (README,
-  // Results: over 5 seeds, 0.2 left one 25-Gaussian seed at 24/25 modes and
-  // doubled the NLL jumps on both mixtures).
+  // such a mixture (README, Results: over 5 seeds, 0.2 left one 25-Gaussian
+  // seed at 24/25 modes and doubled the NLL jumps on both mixtures). Our
+  // explanation, not measured: in steps that small a chain rarely crosses
+  // between modes, so the chains' shares per mode go stale.
   if (ckpt_in.empty() && app.count("--langevin-restart") == 0 && component > 0.0 &&
       component < 0.05)
     o.langevin_restart = 1.0;

@@ -25,6 +25,10 @@ struct Edits {
   std::vector<std::string> erase;
 };
 
+// The writer below repeats save_checkpoint's layout for every version up to
+// this one; a new version needs its fields here too.
+static_assert(checkpoint_format_version == 2, "rewrite_checkpoint: add the new format's fields");
+
 template <class S>
 std::string rewrite(const std::string& in, const Edits& edits) {
   using checkpoint_detail::Writer;
@@ -71,6 +75,7 @@ std::string rewrite(const std::string& in, const Edits& edits) {
 
 std::vector<double> parse_values(const std::string& text, const std::string& arg) {
   std::vector<double> v;
+  if (text.empty() || text.back() == ',') throw Error("--set " + arg + ": a value is missing");
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -80,7 +85,6 @@ std::vector<double> parse_values(const std::string& text, const std::string& arg
       throw Error("--set " + arg + ": \"" + item + "\" is not a number");
     v.push_back(x);
   }
-  if (v.empty()) throw Error("--set " + arg + ": no values");
   return v;
 }
 
@@ -94,11 +98,15 @@ int main(int argc, char** argv) {
     Edits edits;
     for (int i = 3; i < argc; ++i) {
       const std::string flag = argv[i];
+      if (flag != "--version" && flag != "--set" && flag != "--erase")
+        throw Error("unknown option " + flag);
       if (i + 1 >= argc) throw Error(flag + " needs a value");
       const std::string value = argv[++i];
       if (flag == "--version") {
-        const long v = std::strtol(value.c_str(), nullptr, 10);
-        if (v < long(checkpoint_oldest_format_version) || v > long(checkpoint_format_version))
+        char* end = nullptr;
+        const long v = std::strtol(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || v < long(checkpoint_oldest_format_version) ||
+            v > long(checkpoint_format_version))
           throw Error("--version " + value + ": this build writes versions " +
                       std::to_string(checkpoint_oldest_format_version) + " to " +
                       std::to_string(checkpoint_format_version));
@@ -108,15 +116,14 @@ int main(int argc, char** argv) {
         if (eq == std::string::npos || eq == 0)
           throw Error("--set " + value + ": expected KEY=V[,V...]");
         edits.set[value.substr(0, eq)] = parse_values(value.substr(eq + 1), value);
-      } else if (flag == "--erase") {
-        edits.erase.push_back(value);
       } else {
-        throw Error("unknown option " + flag);
+        edits.erase.push_back(value);
       }
     }
-    // The scalar type is the header's second field (checkpoint.hpp).
+    // The scalar type is the header's second field (checkpoint.hpp); any
+    // other tag is left to the float parser, which names it.
     const std::string head = checkpoint_detail::read_file(in).substr(0, 16);
-    const bool is_double = head.size() == 16 && head[12] == 8;
+    const bool is_double = head.size() == 16 && head[12] == 8 && head[13] == 0;
     write_file_atomically(out, is_double ? rewrite<double>(in, edits) : rewrite<float>(in, edits));
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << '\n';

@@ -135,6 +135,14 @@ class Writer {
     for (Index k = 0; k < m.size(); ++k) scalar(m.data()[k]);
   }
   std::string& buffer() { return out_; }
+  /// Ends the file: the size field (bytes 16 to 23, written as 0) gets the
+  /// total size, and the FNV-1a checksum of every byte before it is appended.
+  std::string& finish() {
+    const std::uint64_t total = out_.size() + 8;
+    for (int i = 0; i < 8; ++i) out_[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
+    u64(fnv1a64(out_.data(), out_.size()));
+    return out_;
+  }
 
  private:
   std::string out_;
@@ -439,7 +447,7 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
   w.bytes(checkpoint_magic, sizeof checkpoint_magic);
   w.u32(checkpoint_format_version);
   w.u32(checkpoint_detail::scalar_tag<S>());
-  w.u64(0);  // the file size, patched below
+  w.u64(0);  // the file size, set by finish()
   w.str(description);
   const auto write_net = [&w](auto& net, const char* name) {
     std::uint64_t count = 0;
@@ -471,12 +479,7 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
     w.u64(values.size());
     for (double v : values) w.f64(v);
   }
-  std::string& buf = w.buffer();
-  const std::uint64_t total = buf.size() + 8;
-  for (int i = 0; i < 8; ++i) buf[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
-  const std::uint64_t sum = checkpoint_detail::fnv1a64(buf.data(), buf.size());
-  w.u64(sum);
-  write_file_atomically(path, buf);
+  write_file_atomically(path, w.finish());
 }
 
 /// Reads a checkpoint's description, step and extras without a model (e.g.

@@ -42,7 +42,7 @@ std::string rewrite(const std::string& in, const Edits& edits) {
   w.bytes(checkpoint_magic, sizeof checkpoint_magic);
   w.u32(edits.version);
   w.u32(checkpoint_detail::scalar_tag<S>());
-  w.u64(0);
+  w.u64(0);  // the file size, set by finish()
   w.str(c.info.description);
   for (std::size_t n = 0; n < 2; ++n) {
     w.str(checkpoint_detail::network_names[n]);
@@ -66,11 +66,7 @@ std::string rewrite(const std::string& in, const Edits& edits) {
     w.u64(values.size());
     for (double v : values) w.f64(v);
   }
-  std::string& buf = w.buffer();
-  const std::uint64_t total = buf.size() + 8;
-  for (int i = 0; i < 8; ++i) buf[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
-  w.u64(checkpoint_detail::fnv1a64(buf.data(), buf.size()));
-  return buf;
+  return w.finish();
 }
 
 std::vector<double> parse_values(const std::string& text, const std::string& arg) {

@@ -150,7 +150,7 @@ struct Threads {
 
 template <class... Terms>
 void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1,
-                         double langevin_restart = 1.0) {
+                         double langevin_restart = 1.0, double energy_average = 0.0) {
   const Threads pin(threads);
   const Matrix<float> data = datasets::two_spiral<float>(4096, 3);
   TrainerOptions opt;
@@ -158,12 +158,13 @@ void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1,
   opt.seed = 9;
   opt.langevin_steps = langevin_steps;
   opt.langevin_restart = langevin_restart;
+  opt.energy_average = energy_average;
   TrainerOf<Terms...> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt,
                               AdaGrad{}, Terms{}...);
   const Counts c = count_steps(trainer, data, 100);
   INFO("batch " << batch << ", Langevin steps " << langevin_steps << ", restart "
-                << langevin_restart << ", threads " << threads << ": operator new calls " << c.news
-                << ", malloc calls " << c.mallocs);
+                << langevin_restart << ", energy average " << energy_average << ", threads "
+                << threads << ": operator new calls " << c.news << ", malloc calls " << c.mallocs);
   CHECK(c.news == 0);
 #ifdef DEEPENERGY_COUNT_MALLOC
   CHECK(c.mallocs == 0);
@@ -194,6 +195,24 @@ TEST_CASE("a steady-state train step of the paper trainer allocates nothing") {
   check_no_allocation<>(1001, 2);
   check_no_allocation<>(64, 2, 1, 0.3);  // persistent chains
   check_no_allocation<>(1001, 2, 1, 0.3);
+  check_no_allocation<>(64, 0, 1, 1.0, 0.999);  // the energy's average
+}
+
+TEST_CASE("swapping the energy's average in and out allocates nothing") {
+  TrainerOptions opt;
+  opt.energy_average = 0.999;
+  TrainerOf<> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt);
+  trainer.step(datasets::two_spiral<float>(512, 3));
+  REQUIRE(!trainer.energy_average().empty());
+  const long n0 = g_new_calls.load(), m0 = g_malloc_calls.load();
+  for (int i = 0; i < 10; ++i) trainer.swap_energy_average();
+  const long news = g_new_calls.load() - n0, mallocs = g_malloc_calls.load() - m0;
+  CHECK(news == 0);
+#ifdef DEEPENERGY_COUNT_MALLOC
+  CHECK(mallocs == 0);
+#else
+  (void)mallocs;
+#endif
 }
 
 #ifdef _OPENMP

@@ -2,6 +2,7 @@
 // loss terms and a user-defined expert.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deepenergy/deepenergy.hpp>
 
@@ -187,6 +188,139 @@ TEST_CASE("TrainerOptions: each bad value is named") {
   fails(o, "expected 1 when langevin_steps = 0 (persistent chains need Langevin steps)");
   o.langevin_steps = 1;
   CHECK_NOTHROW(o.validate());
+  o = {};
+  o.energy_average = 1.0;
+  fails(o, "energy_average = 1.000000, expected zero (off) or a decay in (0, 1)");
+  o.energy_average = -0.5;
+  fails(o, "energy_average = -0.500000");
+  o.energy_average = std::nan("");
+  fails(o, "energy_average");
+  o.energy_average = 0.999;
+  CHECK_NOTHROW(o.validate());
+}
+
+TEST_CASE("energy average: avg <- d_t avg + (1 - d_t) theta after each energy update") {
+  TrainerOptions opt;
+  opt.energy_average = 0.3;  // d_t = min(0.3, (1 + t) / (10 + t)): 0.25 at step 2, then 0.3
+  opt.batch_size = 16;
+  DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>> t(
+      paper::make_energy<double>(small_config()), paper::make_generator<double>(small_config()),
+      opt);
+  CHECK(t.energy_average().empty());  // before the first update
+  const Matrix<double> data = gaussian_data<double>(100, 4);
+  // The average computed here from the parameters after each step (one
+  // energy update per step), starting from the first step's.
+  std::vector<Matrix<double>> want;
+  for (int step = 1; step <= 6; ++step) {
+    t.step(data);
+    const auto theta = parameters_of(t.energy());
+    const double d = std::min(0.3, (1.0 + step) / (10.0 + step));
+    if (want.empty())
+      want = theta;
+    else
+      for (std::size_t i = 0; i < want.size(); ++i) want[i] = d * want[i] + (1 - d) * theta[i];
+  }
+  const std::vector<Matrix<double>>& got = t.energy_average();
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i].isApprox(want[i], 1e-14));
+  // It is an average of moving parameters, not the last ones.
+  CHECK_FALSE(got[0].isApprox(parameters_of(t.energy())[0], 1e-6));
+
+  SUBCASE("swap_energy_average exchanges values and average; twice restores both") {
+    const auto theta = parameters_of(t.energy());
+    const Matrix<double> x = data.leftCols(10);
+    const std::vector<Matrix<double>> average = t.energy_average();
+    auto averaged = t;  // the average put in by hand
+    std::size_t i = 0;
+    averaged.energy().for_each_parameter([&](auto& p) { p.value = average[i++]; });
+    t.swap_energy_average();
+    i = 0;
+    t.energy().for_each_parameter([&](auto& p) { CHECK(p.value == average[i++]); });
+    const RowVector<double> e = t.energy().energy(x);
+    CHECK(e == averaged.energy().energy(x));
+    i = 0;
+    for (const auto& a : t.energy_average()) CHECK(a == theta[i++]);
+    t.swap_energy_average();
+    CHECK(parameters_of(t.energy()) == theta);
+  }
+  SUBCASE("while the average is swapped in, nothing trains it") {
+    t.swap_energy_average();
+    REQUIRE(t.energy_average_swapped());
+    const auto in = parameters_of(t.energy());
+    StepInfo info;
+    CHECK_THROWS_WITH_AS(t.step(data),
+                         "step: the energy holds its parameters' average (swap_energy_average); "
+                         "swap it back first",
+                         Error);
+    CHECK_THROWS_WITH_AS(t.energy_update(data, info), doctest::Contains("energy_update: "), Error);
+    CHECK_THROWS_WITH_AS(t.generator_update(info), doctest::Contains("generator_update: "), Error);
+    CHECK_THROWS_WITH_AS(t.train(data, 1), doctest::Contains("swap it back first"), Error);
+    CHECK_THROWS_WITH_AS(t.set_energy_average({}), doctest::Contains("set_energy_average: "),
+                         Error);
+    CHECK(parameters_of(t.energy()) == in);
+    t.swap_energy_average();
+    CHECK_FALSE(t.energy_average_swapped());
+    CHECK_NOTHROW(t.step(data));
+  }
+  SUBCASE("set_energy_average checks what it is given") {
+    auto wrong = t.energy_average();
+    wrong.pop_back();
+    CHECK_THROWS_WITH_AS(
+        t.set_energy_average(wrong),
+        doctest::Contains(doctest::String(
+            ("averages for an energy with " + std::to_string(want.size())).c_str())),
+        Error);
+    wrong = t.energy_average();
+    wrong[1].resize(wrong[1].rows() + 1, wrong[1].cols());
+    wrong[1].setZero();
+    CHECK_THROWS_WITH_AS(t.set_energy_average(wrong),
+                         doctest::Contains("the average of parameter 1"), Error);
+    wrong = t.energy_average();
+    wrong[0](0) = std::nan("");
+    CHECK_THROWS_WITH_AS(t.set_energy_average(wrong), doctest::Contains("non-finite"), Error);
+    CHECK(t.energy_average()[0].isApprox(want[0], 1e-14));  // unchanged by the failures
+    t.set_energy_average({});  // restarts from the next update's values
+    t.step(data);
+    const auto theta = parameters_of(t.energy());
+    REQUIRE(t.energy_average().size() == theta.size());
+    for (std::size_t i = 0; i < theta.size(); ++i) CHECK(t.energy_average()[i] == theta[i]);
+  }
+}
+
+TEST_CASE("energy average: training does not depend on it") {
+  TrainerOptions opt;
+  opt.batch_size = 16;
+  opt.seed = 3;
+  DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>> plain(
+      paper::make_energy<double>(small_config()), paper::make_generator<double>(small_config()),
+      opt);
+  opt.energy_average = 0.9;
+  DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>> averaged(
+      paper::make_energy<double>(small_config()), paper::make_generator<double>(small_config()),
+      opt);
+  const Matrix<double> data = gaussian_data<double>(100, 4);
+  plain.train(data, 12);
+  averaged.train(data, 12);
+  CHECK(parameters_of(plain.energy()) == parameters_of(averaged.energy()));
+  CHECK(parameters_of(plain.generator()) == parameters_of(averaged.generator()));
+  CHECK(averaged.energy_average().size() == parameters_of(plain.energy()).size());
+}
+
+TEST_CASE("energy average: off by default, and swap says why it cannot") {
+  DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>> t(
+      paper::make_energy<float>(small_config()), paper::make_generator<float>(small_config()));
+  t.step(gaussian_data<float>(100, 4));
+  CHECK(t.energy_average().empty());
+  CHECK_THROWS_WITH_AS(t.swap_energy_average(),
+                       "swap_energy_average: there is no average "
+                       "(TrainerOptions::energy_average is 0)",
+                       Error);
+  std::vector<Matrix<float>> some;
+  t.energy().for_each_parameter([&](auto& p) { some.push_back(p.value); });
+  t.set_energy_average(some);  // checked, then dropped: averaging is off
+  CHECK(t.energy_average().empty());
+  some.pop_back();
+  CHECK_THROWS_AS(t.set_energy_average(some), Error);
 }
 
 TEST_CASE("Langevin refinement: the negative phase sees x - eps^2/2 dE/dx + eps noise") {
@@ -555,7 +689,10 @@ NanTrainer nan_trainer(TrainerOptions opt, std::vector<int> at) {
 
 TEST_CASE("divergence: the default stops with an error naming the step") {
   // Two energy-term calls per step (positive and negative phase): call 7 is step 4.
-  auto t = nan_trainer({}, {7});
+  TrainerOptions opt;
+  opt.energy_average = 0.9;
+  auto t = nan_trainer(opt, {7});
+  auto ref = nan_trainer(opt, {});
   const Matrix<float> data = gaussian_data<float>(100, 9);
   auto before = parameters_of(t.energy());
   try {
@@ -566,6 +703,8 @@ TEST_CASE("divergence: the default stops with an error naming the step") {
     CHECK(std::string(e.what()).find("non-finite energy loss at step 4") != std::string::npos);
   }
   CHECK(t.step_count() == 3);
+  ref.train(data, 3);
+  CHECK(t.energy_average() == ref.energy_average());  // the failed update left it alone
   for (const auto& m : parameters_of(t.energy())) CHECK(m.allFinite());
   (void)before;
 }
@@ -585,7 +724,7 @@ TEST_CASE("divergence: rollback restores the last good state and lowers the lear
   for (const auto& m : parameters_of(t.energy())) CHECK(m.allFinite());
 }
 
-TEST_CASE("divergence: rollback restores the persistent chains with the rest") {
+TEST_CASE("divergence: rollback restores the persistent chains and the average with the rest") {
   // A run that rolls back from step 9 to the snapshot at step 5 must go on
   // exactly like one that stopped at step 5 and did what a rollback does (one
   // draw from the random stream, the learning rates halved): so the chains
@@ -596,6 +735,7 @@ TEST_CASE("divergence: rollback restores the persistent chains with the rest") {
   opt.langevin_steps = 2;
   opt.langevin_step_size = 0.1;
   opt.langevin_restart = 0.3;
+  opt.energy_average = 0.9;         // the average, too
   auto t = nan_trainer(opt, {17});  // step 9
   auto ref = nan_trainer(opt, {});
   const Matrix<float> data = gaussian_data<float>(100, 9);
@@ -608,6 +748,7 @@ TEST_CASE("divergence: rollback restores the persistent chains with the rest") {
   ref.train(data, 15);
   CHECK(t.persistent_chains() == ref.persistent_chains());
   CHECK(parameters_of(t.energy()) == parameters_of(ref.energy()));
+  CHECK(t.energy_average() == ref.energy_average());
 }
 
 TEST_CASE("divergence: rollback gives up after max_rollbacks") {

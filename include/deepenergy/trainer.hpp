@@ -94,6 +94,18 @@ struct TrainerOptions {
   /// After a step in blocks, the networks' last forward was a block.
   /// 0 = always whole batches.
   Index block_columns = 256;
+  /// An exponential moving average of the energy's parameter values, for
+  /// evaluation and sampling (Polyak and Juditsky 1992's averaging, in the
+  /// exponential form common in GAN training, e.g. Yazici et al. 2019):
+  /// after every successful energy update of step t (1-based),
+  /// avg <- d_t avg + (1 - d_t) theta with d_t = min(d, (1 + t) / (10 + t)),
+  /// starting from theta after the first update. The warm-up in d_t (as in
+  /// TensorFlow's ExponentialMovingAverage with num_updates) keeps a short
+  /// run's average from holding on to its first steps; from t = 9 / (1 - d)
+  /// - 10 on (8,990 for d = 0.999) the decay is d. Training itself never
+  /// uses the average; swap_energy_average() puts it into the energy.
+  /// 0 = off.
+  double energy_average = 0.0;
 
   /// What train() does when a step produces a non-finite loss or gradient.
   enum class OnDivergence {
@@ -141,6 +153,8 @@ struct TrainerOptions {
       bad("rollback_lr_factor", std::to_string(rollback_lr_factor), "a number in (0, 1)");
     if (snapshot_interval <= 0)
       bad("snapshot_interval", std::to_string(snapshot_interval), "a positive integer");
+    if (!(energy_average >= 0.0 && energy_average < 1.0))
+      bad("energy_average", std::to_string(energy_average), "zero (off) or a decay in (0, 1)");
   }
 };
 
@@ -276,6 +290,7 @@ class DeepEnergyGAN {
 
   /// k energy updates then one generator update; returns what it measured.
   StepInfo step(const Matrix<S>& data) {
+    require_raw_values("step");
     StepInfo info;
     for (Index k = 0; k < options_.energy_updates_per_generator_update; ++k)
       energy_update(data, info);
@@ -287,6 +302,7 @@ class DeepEnergyGAN {
   /// One energy update (eq. 1 with eq. 4): positive phase on a data batch,
   /// negative phase on generator samples, then the optimiser step.
   void energy_update(const Matrix<S>& data, StepInfo& info) {
+    require_raw_values("energy_update");
     zero_grads(energy_);
     sample_data(data);
     double loss = positive_phase(data_batch_);
@@ -297,6 +313,7 @@ class DeepEnergyGAN {
     check_finite(loss, "energy loss");
     clip_and_update(energy_, energy_opt_, "energy");
     keep_chains();  // only after the checks: a failed step leaves the chains as they were
+    update_energy_average();
   }
 
   /// Adds mean_j dE(x_j)/dtheta over the batch to the energy's grads and
@@ -398,7 +415,86 @@ class DeepEnergyGAN {
       chains_.resize(0, 0);
   }
 
+  /// TrainerOptions::energy_average: the average of each energy parameter's
+  /// value, in for_each_parameter order; empty when averaging is off or
+  /// before the first energy update. Saved in checkpoints.
+  const std::vector<Matrix<S>>& energy_average() const { return average_; }
+  /// Replaces the average (e.g. from a checkpoint). An empty one restarts
+  /// averaging from the next update's values; with energy_average = 0 the
+  /// average is dropped. Throws Error, changing nothing, unless there is one
+  /// finite matrix per energy parameter, of that parameter's shape, and
+  /// while the average is swapped in (swap it back first).
+  void set_energy_average(std::vector<Matrix<S>> average) {
+    require_raw_values("set_energy_average");
+    if (!average.empty()) {
+      std::size_t i = 0;
+      energy_.for_each_parameter([&](auto& p) {
+        if (i < average.size() &&
+            (average[i].rows() != p.value.rows() || average[i].cols() != p.value.cols()))
+          throw Error("set_energy_average: the average of parameter " + std::to_string(i) + " (" +
+                      p.name + ") has shape " + std::to_string(average[i].rows()) + "x" +
+                      std::to_string(average[i].cols()) + ", the parameter " +
+                      std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()));
+        if (i < average.size() && !average[i].allFinite())
+          throw Error("set_energy_average: the average of parameter " + std::to_string(i) + " (" +
+                      p.name + ") holds non-finite values");
+        ++i;
+      });
+      if (i != average.size())
+        throw Error("set_energy_average: " + std::to_string(average.size()) +
+                    " averages for an energy with " + std::to_string(i) + " parameters");
+    }
+    if (options_.energy_average > 0.0)
+      average_ = std::move(average);
+    else
+      average_.clear();
+  }
+  /// Exchanges the energy's parameter values with their average, so that
+  /// energy() evaluates (and samples) the averaged model; a second call
+  /// exchanges them back. While it is swapped in, step(), energy_update()
+  /// and generator_update() throw Error (they would train the average);
+  /// save_checkpoint and load_checkpoint handle either state. Throws Error
+  /// when there is no average. Allocates nothing (the matrices trade buffers).
+  void swap_energy_average() {
+    if (average_.empty())
+      throw Error("swap_energy_average: there is no average (TrainerOptions::energy_average is " +
+                  std::string(options_.energy_average > 0.0
+                                  ? "set, but no energy update has run since it was last reset"
+                                  : "0") +
+                  ")");
+    std::size_t i = 0;
+    energy_.for_each_parameter([&](auto& p) { p.value.swap(average_[i++]); });
+    average_swapped_ = !average_swapped_;
+  }
+  /// Whether swap_energy_average() has put the average into the energy.
+  bool energy_average_swapped() const { return average_swapped_; }
+
  private:
+  void require_raw_values(const char* what) const {
+    if (average_swapped_)
+      throw Error(std::string(what) +
+                  ": the energy holds its parameters' average (swap_energy_average); swap it "
+                  "back first");
+  }
+  // TrainerOptions::energy_average, after an energy update of step step_ + 1.
+  // avg += (1 - d)(theta - avg) rather than d avg + (1 - d) theta: a
+  // parameter that does not change (a fixed Fourier frequency, say) keeps
+  // its value exactly.
+  void update_energy_average() {
+    if (options_.energy_average <= 0.0) return;
+    const double t = double(step_ + 1);
+    const S w = S(1.0 - std::min(options_.energy_average, (1.0 + t) / (10.0 + t)));
+    const bool first = average_.empty();
+    std::size_t i = 0;
+    energy_.for_each_parameter([&](auto& p) {
+      if (first)
+        average_.push_back(p.value);
+      else
+        average_[i] += w * (p.value - average_[i]);
+      ++i;
+    });
+  }
+
   // TrainerOptions::langevin_restart: columns of negative_ (the generator's
   // samples) that continue their chain take the chain's last state instead.
   void continue_chains() {
@@ -446,6 +542,7 @@ class DeepEnergyGAN {
  public:
   /// One generator update (eq. 5): descend mean_j E(G(z_j)).
   void generator_update(StepInfo& info) {
+    require_raw_values("generator_update");
     zero_grads(generator_);
     const double loss = generator_gradient();
     info.generator_loss = loss;
@@ -795,16 +892,18 @@ class DeepEnergyGAN {
   }
 
   // The last good state, for the rollback policy: parameter values and
-  // optimiser state (not names or work buffers), the random stream, the step
-  // and the persistent chains. Refilled in place, so a snapshot allocates
-  // only the first time (restoring one taken before the first update empties
-  // the chains, which the next update refills).
+  // optimiser state (not names or work buffers), the random stream, the step,
+  // the persistent chains and the energy's average. Refilled in place, so a
+  // snapshot allocates only the first time (restoring one taken before the
+  // first update empties the chains and the average, which the next update
+  // refills).
   struct Snapshot {
     std::vector<Matrix<S>> value, slot0, slot1;
     std::vector<std::int64_t> updates;
     Rng::State rng;
     std::int64_t step = 0;
     Matrix<S> chains;
+    std::vector<Matrix<S>> average;
   };
   template <class F>
   void for_each_network_parameter(F&& f) {
@@ -829,6 +928,7 @@ class DeepEnergyGAN {
     snapshot_.rng = rng_.state();
     snapshot_.step = step_;
     snapshot_.chains = chains_;
+    snapshot_.average = average_;
   }
   void restore_snapshot() {
     std::size_t i = 0;
@@ -841,6 +941,7 @@ class DeepEnergyGAN {
     });
     rng_.set_state(snapshot_.rng);
     chains_ = snapshot_.chains;
+    average_ = snapshot_.average;
     // Draw a different stream from here, or the same batch would diverge again.
     rng_();
     step_ = snapshot_.step;
@@ -918,6 +1019,8 @@ class DeepEnergyGAN {
   double last_mean_ = 0.0;
   Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_, langevin_from_, chains_;
   RowVector<S> weights_;
+  std::vector<Matrix<S>> average_;  // TrainerOptions::energy_average
+  bool average_swapped_ = false;    // swap_energy_average
   std::vector<Replica> replicas_;
   std::vector<Parameter<S>*> parameter_list_;
 };

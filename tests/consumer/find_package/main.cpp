@@ -20,12 +20,18 @@ int main() {
   deepenergy::TrainerOptions o;
   o.langevin_steps = 1;
   o.langevin_restart = 0.5;
+  o.energy_average = 0.9;
   auto t = deepenergy::paper::make_trainer<float>(c, o);
   const deepenergy::Matrix<float> data = deepenergy::Matrix<float>::Random(2, 50);
   const deepenergy::StepInfo info = t.train(data, 2);
+  t.swap_energy_average();
+  const bool swapped = t.energy_average_swapped();
+  t.swap_energy_average();
+  t.set_energy_average(t.energy_average());
   const bool ok = gram.rows() == 4 && gram.cols() == 4 && m.minCoeff() >= 0.0f &&
                   m.maxCoeff() < 1.0f && static_cast<float>(same.uniform()) == m(0, 0) &&
-                  info.step == 2 && std::isfinite(info.energy_loss);
+                  info.step == 2 && std::isfinite(info.energy_loss) && swapped &&
+                  !t.energy_average_swapped();
   std::printf("deepenergy consumer: %s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,14 +25,16 @@ template <class S>
 using Trainer = DeepEnergyGAN<paper::Energy<S>, paper::Gen<S>, AdaGrad, KernelEntropy<S>>;
 
 // With restart < 1: Langevin steps on persistent negative chains
-// (TrainerOptions::langevin_restart), which checkpoints must keep too.
+// (TrainerOptions::langevin_restart), which checkpoints must keep too; with
+// average > 0 the energy's average (TrainerOptions::energy_average), too.
 template <class S>
-Trainer<S> make(Index hidden, std::uint64_t seed, double restart = 1.0) {
+Trainer<S> make(Index hidden, std::uint64_t seed, double restart = 1.0, double average = 0.0) {
   paper::Config c;
   c.hidden = hidden;
   TrainerOptions opt;
   opt.seed = seed;
   opt.batch_size = 32;
+  opt.energy_average = average;
   if (restart < 1.0) {
     opt.langevin_steps = 2;
     opt.langevin_step_size = 0.05;
@@ -59,12 +62,19 @@ struct TempFile {
   }
 };
 
-/// A checkpoint file (saved with no extras) with its persistent chains'
-/// field replaced by `chains` (the bytes of a matrix, or "" for none) and
-/// its version set to `version`: the size and the checksum made right again.
-std::string with_chains(std::string bytes, const std::string& chains, char version) {
-  // The tail: step (8), chains (16 bytes when 0x0), extras count (8), checksum (8).
-  std::string b = bytes.substr(0, bytes.size() - 32) + chains + bytes.substr(bytes.size() - 16, 8);
+/// A checkpoint file (saved with no extras, chains or average) with its
+/// persistent chains' field replaced by `chains` (the bytes of a matrix, or
+/// "" for none), its energy average's by `average` (the bytes of a count and
+/// the matrices; by default none, a zero count from version 3 on) and its
+/// version set to `version`: the size and the checksum made right again.
+std::string with_chains(std::string bytes, const std::string& chains, char version,
+                        std::optional<std::string> given_average = std::nullopt) {
+  const std::string average =
+      given_average ? *given_average : std::string(version >= 3 ? 8 : 0, '\0');
+  // The tail: step (8), chains (16 bytes when 0x0), average count (8), extras
+  // count (8), checksum (8).
+  std::string b =
+      bytes.substr(0, bytes.size() - 40) + chains + average + bytes.substr(bytes.size() - 16, 8);
   b[8] = version;
   const std::uint64_t total = b.size() + 8;
   for (int i = 0; i < 8; ++i) b[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
@@ -203,13 +213,86 @@ TEST_CASE_TEMPLATE("persistent chains are saved, and a resumed run continues the
   }
 }
 
-TEST_CASE("format 1 checkpoints, from before the persistent chains, still load") {
+TEST_CASE_TEMPLATE("the energy average is saved, and a resumed run continues it", S, float,
+                   double) {
+  TempFile file("average.ckpt");
+  const Matrix<S> x = data<S>();
+  auto original = make<S>(16, 5, 1.0, 0.9);
+  original.train(x, 20);
+  REQUIRE(!original.energy_average().empty());
+  save_checkpoint(file.path, original);
+  auto restored = make<S>(16, 99, 1.0, 0.9);
+  load_checkpoint(file.path, restored);
+  CHECK(same(restored.energy_average(), original.energy_average()));
+  original.train(x, 5);
+  restored.train(x, 5);
+  CHECK(same(snapshot(restored).values, snapshot(original).values));
+  CHECK(same(restored.energy_average(), original.energy_average()));
+
+  SUBCASE("a trainer without averaging drops it; one from a file without it restarts it") {
+    auto plain = make<S>(16, 99);
+    load_checkpoint(file.path, plain);
+    CHECK(plain.energy_average().empty());
+    TempFile old("average-v2.ckpt");
+    auto none = make<S>(16, 5);  // no average in its file
+    none.train(x, 20);
+    save_checkpoint(old.path, none);
+    auto fresh = make<S>(16, 99, 1.0, 0.9);
+    load_checkpoint(old.path, fresh);
+    CHECK(fresh.energy_average().empty());
+    fresh.train(x, 1);  // starts from the values after that update
+    CHECK_FALSE(same(fresh.energy_average(), original.energy_average()));
+    std::vector<Matrix<S>> values;
+    fresh.energy().for_each_parameter([&](auto& p) { values.push_back(p.value); });
+    CHECK(same(fresh.energy_average(), values));
+  }
+}
+
+TEST_CASE("with the energy average swapped in, save writes the values training goes on from") {
+  TempFile swapped("swapped.ckpt");
+  TempFile plain("plain-values.ckpt");
+  const Matrix<double> x = data<double>();
+  auto t = make<double>(16, 5, 1.0, 0.9);
+  t.train(x, 10);
+  save_checkpoint(plain.path, t);
+  t.swap_energy_average();
+  save_checkpoint(swapped.path, t);
+  CHECK(t.energy_average_swapped());  // as it was
+  CHECK(read_bytes(swapped.path) == read_bytes(plain.path));
+  // Loading into a trainer with its average swapped in puts the file's
+  // values in as they are.
+  load_checkpoint(plain.path, t);
+  CHECK_FALSE(t.energy_average_swapped());
+  auto ref = make<double>(16, 7, 1.0, 0.9);
+  load_checkpoint(plain.path, ref);
+  CHECK(same(snapshot(t).values, snapshot(ref).values));
+  CHECK(same(t.energy_average(), ref.energy_average()));
+}
+
+TEST_CASE("format 2 checkpoints, from before the energy average, still load") {
+  TempFile v3("v3.ckpt");
   TempFile v2("v2.ckpt");
+  auto t = make<float>(16, 2);
+  t.train(data<float>(), 3);
+  save_checkpoint(v3.path, t);
+  write_bytes(v2.path, with_chains(read_bytes(v3.path), std::string(16, '\0'), 2));
+  auto from_v2 = make<float>(16, 4, 1.0, 0.9);
+  from_v2.train(data<float>(), 1);  // an average of its own, which the file's (none) replaces
+  REQUIRE(!from_v2.energy_average().empty());
+  const CheckpointInfo info = load_checkpoint(v2.path, from_v2);
+  CHECK(info.version == 2);
+  CHECK(info.step == 3);
+  CHECK(from_v2.energy_average().empty());
+  CHECK(same(snapshot(from_v2).values, snapshot(t).values));
+}
+
+TEST_CASE("format 1 checkpoints, from before the persistent chains, still load") {
+  TempFile current("current.ckpt");
   TempFile v1("v1.ckpt");
   auto t = make<float>(16, 2);
   t.train(data<float>(), 3);
-  save_checkpoint(v2.path, t);
-  write_bytes(v1.path, with_chains(read_bytes(v2.path), "", 1));
+  save_checkpoint(current.path, t);
+  write_bytes(v1.path, with_chains(read_bytes(current.path), "", 1));
   auto from_v1 = make<float>(16, 4, 0.3);
   from_v1.set_persistent_chains(Matrix<float>::Ones(2, 32));
   const CheckpointInfo info = load_checkpoint(v1.path, from_v1);
@@ -293,13 +376,13 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
           std::string::npos);
   }
   SUBCASE("another format version") {
-    for (char version : {'\0', '\3'}) {
+    for (char version : {'\0', '\4'}) {
       std::string b = bytes;
       b[8] = version;
       write_bytes(bad.path, b);
       CHECK(load_error(bad.path, target) ==
             bad.path + ": checkpoint format version " + std::to_string(int(version)) +
-                " is not supported; this build reads versions 1 to 2");
+                " is not supported; this build reads versions 1 to 3");
     }
   }
   SUBCASE("persistent chains of points of another size") {
@@ -321,6 +404,48 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
     write_bytes(bad.path, with_chains(read_bytes(plain.path), w.buffer().substr(0, 100), 2));
     CHECK(load_error(bad.path, target).find("while reading the persistent chains") !=
           std::string::npos);
+  }
+  SUBCASE("an energy average that does not fit the energy") {
+    TempFile plain("plain.ckpt");
+    save_checkpoint(plain.path, t);  // no extras, no chains, no average
+    const auto average = [&](auto edit) {
+      std::vector<Matrix<float>> a;
+      t.energy().for_each_parameter([&](auto& p) { a.push_back(p.value); });
+      edit(a);
+      checkpoint_detail::Writer w;
+      w.u64(a.size());
+      for (const auto& m : a) w.matrix(m);
+      return w.buffer();
+    };
+    const std::string chains(16, '\0');
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3, average([](auto&) {})));
+    CHECK(load_error(bad.path, target).empty());  // the file made here is right as it is
+    target = make<float>(16, 4);
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3,
+                                      average([](auto& a) { a.pop_back(); })));
+    CHECK(load_error(bad.path, target).find(": the energy average has ") != std::string::npos);
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3,
+                                      average([](auto& a) { a[0] = Matrix<float>::Zero(3, 3); })));
+    CHECK(load_error(bad.path, target).find(": the energy average of parameter 0 (") !=
+          std::string::npos);
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3, average([](auto& a) {
+                                        a[1](0) = std::numeric_limits<float>::infinity();
+                                      })));
+    CHECK(load_error(bad.path, target).find("holds non-finite values; the file is damaged") !=
+          std::string::npos);
+    checkpoint_detail::Writer huge;
+    huge.u64(std::uint64_t(1) << 60);
+    write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3, huge.buffer()));
+    CHECK(load_error(bad.path, target).find("while reading the energy average (at byte ") !=
+          std::string::npos);
+    // A file cut inside the average says so.
+    const std::string whole = with_chains(read_bytes(plain.path), chains, 3, average([](auto&) {}));
+    const std::size_t cut = whole.size() - 200;
+    write_bytes(bad.path, whole.substr(0, cut));
+    const std::string msg = load_error(bad.path, target);
+    CHECK(msg.find(bad.path + ": truncated at byte " + std::to_string(cut) +
+                   " while reading matrix ") == 0);
+    CHECK(msg.find(" of the energy average") != std::string::npos);
   }
   SUBCASE("another architecture") {
     auto narrow = make<float>(8, 4);

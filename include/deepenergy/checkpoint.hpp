@@ -7,8 +7,8 @@
 //   deepenergy::save_checkpoint("model.ckpt", trainer, {{"mean", {0.1, 2.0}}});
 //   auto info = deepenergy::load_checkpoint("model.ckpt", trainer);  // throws Error
 //
-// File layout (format version 2; version 1 files, which have no chains, are
-// still read). All integers are little-endian; float and
+// File layout (format version 3; versions 1 and 2 are still read: 1 has no
+// chains, 1 and 2 no energy average). All integers are little-endian; float and
 // double values are stored as their IEEE-754 bit patterns, little-endian, so
 // a file means the same thing on every platform.
 //
@@ -31,6 +31,10 @@
 //   chains         matrix   the persistent negative chains (format 2 on;
 //                           0x0 when there are none; see
 //                           TrainerOptions::langevin_restart)
+//   average        u64      count (format 3 on; 0 = none, else the energy's
+//                           parameter count), then count matrices: the
+//                           average of the energy's parameter values
+//                           (TrainerOptions::energy_average)
 //   extras         u64 count, then per entry: string key, u64 n, n x f64
 //   checksum       u64      FNV-1a 64 over every byte before it
 //
@@ -40,8 +44,9 @@
 // the scalar type, the recorded size against the real size (a short file is
 // reported with the byte offset and the field where it ends), the checksum,
 // then every network's parameter count, names and shapes against the
-// trainer, and finally that the persistent chains are finite points of the
-// energy's input size. Nothing in the trainer changes unless every check
+// trainer, that the persistent chains are finite points of the energy's
+// input size, and finally that the energy average is finite and matches the
+// energy's parameters in count and shapes. Nothing in the trainer changes unless every check
 // passes. Every failure throws deepenergy::Error whose message starts with
 // the path.
 #pragma once
@@ -68,8 +73,9 @@
 namespace deepenergy {
 
 inline constexpr char checkpoint_magic[8] = {'D', 'E', 'E', 'P', 'E', 'N', 'R', 'G'};
-inline constexpr std::uint32_t checkpoint_format_version = 2;
-/// The oldest format load_checkpoint still reads (1: no persistent chains).
+inline constexpr std::uint32_t checkpoint_format_version = 3;
+/// The oldest format load_checkpoint still reads (1: no persistent chains;
+/// 1 and 2: no energy average).
 inline constexpr std::uint32_t checkpoint_oldest_format_version = 1;
 
 /// Small named numeric values stored with a checkpoint (e.g. a Standardizer's
@@ -237,7 +243,8 @@ struct Contents {
   CheckpointInfo info;
   std::array<std::vector<StoredParameter<S>>, 2> nets;
   Rng::State rng;
-  Matrix<S> chains;  ///< 0x0 in format 1
+  Matrix<S> chains;                ///< 0x0 in format 1
+  std::vector<Matrix<S>> average;  ///< empty before format 3
 };
 
 inline constexpr std::array<const char*, 2> network_names{"energy", "generator"};
@@ -297,6 +304,16 @@ std::size_t parse_body(const std::string& path, const std::string& buf, std::siz
   c.rng.spare = r.f64("the random number generator state");
   c.info.step = r.i64("the step counter");
   if (c.info.version >= 2) c.chains = r.template matrix<S>("the persistent chains");
+  if (c.info.version >= 3) {
+    const std::uint64_t count = r.u64("the size of the energy average");
+    // Each matrix takes at least its two u64 sizes: a count the rest of the
+    // file cannot hold is reported where the file would end.
+    r.need(count > (end - r.pos()) / 16 ? end - r.pos() + 1 : count * 16, "the energy average");
+    c.average.clear();
+    for (std::uint64_t k = 0; k < count; ++k)
+      c.average.push_back(
+          r.template matrix<S>("matrix " + std::to_string(k) + " of the energy average"));
+  }
   const std::uint64_t extras = r.u64("the number of extras");
   for (std::uint64_t k = 0; k < extras; ++k) {
     const std::string key = r.str("the key of extra " + std::to_string(k));
@@ -408,6 +425,33 @@ void check_chains(const std::string& path, Trainer& trainer, const Matrix<S>& ch
   }
 }
 
+/// Throws unless the stored energy average (if any) has one finite matrix
+/// per energy parameter, of its shape.
+template <class Net, class S>
+void check_average(const std::string& path, Net& net, const std::vector<Matrix<S>>& average) {
+  if (average.empty()) return;
+  std::size_t count = 0;
+  net.for_each_parameter([&](auto& p) {
+    if (count < average.size()) {
+      const Matrix<S>& a = average[count];
+      if (a.rows() != p.value.rows() || a.cols() != p.value.cols())
+        throw Error(path + ": the energy average of parameter " + std::to_string(count) + " (" +
+                    p.name + ") has shape " + std::to_string(a.rows()) + "x" +
+                    std::to_string(a.cols()) + " in the file but " +
+                    std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
+                    " in the model");
+      if (!a.allFinite())
+        throw Error(path + ": the energy average of parameter " + std::to_string(count) + " (" +
+                    p.name + ") holds non-finite values; the file is damaged");
+    }
+    ++count;
+  });
+  if (count != average.size())
+    throw Error(path + ": the energy average has " + std::to_string(average.size()) +
+                " matrices in the file but the energy network has " + std::to_string(count) +
+                " parameters");
+}
+
 template <class Net, class S>
 void restore_network(Net& net, std::vector<StoredParameter<S>>& stored) {
   std::size_t k = 0;
@@ -434,7 +478,8 @@ std::string describe_parameters(Trainer& trainer) {
 
 /// Saves the trainer's complete state (parameters with their optimiser slots
 /// and update counts, the Rng state, the step counter, the persistent negative
-/// chains where the trainer has them) and `extras` to path,
+/// chains and the energy average where the trainer has them; with the average
+/// swapped in, the values swapped out are saved as the parameters) and `extras` to path,
 /// atomically (see write_file_atomically). An empty description is replaced by
 /// describe_parameters(trainer). Throws Error when the file cannot be written.
 template <class Trainer>
@@ -442,6 +487,22 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
                      std::string description = {}) {
   using S = typename Trainer::Scalar;
   using checkpoint_detail::Writer;
+  // With the energy average swapped in, write the values training goes on
+  // from as the parameters (swapped back for the writing, then in again).
+  struct Unswap {
+    Trainer& t;
+    bool on = false;
+    ~Unswap() {
+      if constexpr (requires { t.swap_energy_average(); })
+        if (on) t.swap_energy_average();
+    }
+  } unswap{trainer};
+  if constexpr (requires { trainer.energy_average_swapped(); }) {
+    if (trainer.energy_average_swapped()) {
+      trainer.swap_energy_average();
+      unswap.on = true;
+    }
+  }
   if (description.empty()) description = describe_parameters(trainer);
   Writer w;
   w.bytes(checkpoint_magic, sizeof checkpoint_magic);
@@ -473,6 +534,12 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
     w.matrix(trainer.persistent_chains());
   else
     w.matrix(Matrix<S>());
+  if constexpr (requires { trainer.energy_average(); }) {
+    w.u64(trainer.energy_average().size());
+    for (const Matrix<S>& a : trainer.energy_average()) w.matrix(a);
+  } else {
+    w.u64(0);
+  }
   w.u64(extras.size());
   for (const auto& [key, values] : extras) {
     w.str(key);
@@ -495,11 +562,14 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 /// slots and update counts, the Rng state, the step counter and the
 /// persistent negative chains (none from a format 1 file: they restart from
 /// the generator; chains of another batch size, or in a trainer with
-/// langevin_restart = 1, are not used), so training continues exactly as if
-/// it had never stopped.
+/// langevin_restart = 1, are not used) and the energy average (none before
+/// format 3: averaging restarts from the next update; dropped by a trainer
+/// with energy_average = 0), so training continues exactly as if it had
+/// never stopped.
 /// Verifies the file (see the top of this header), that every parameter's
-/// name and shape matches the trainer's networks and that the chains are
-/// finite points of the energy's input size; throws Error saying what
+/// name and shape matches the trainer's networks, that the chains are
+/// finite points of the energy's input size and that the average matches
+/// the energy's parameters; throws Error saying what
 /// mismatched, leaving the trainer unchanged. Returns the description, step
 /// and extras.
 template <class Trainer>
@@ -510,12 +580,18 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   checkpoint_detail::check_network(path, trainer.energy(), c.nets[0], "energy");
   checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
   checkpoint_detail::check_chains(path, trainer, c.chains);
+  checkpoint_detail::check_average(path, trainer.energy(), c.average);
+  if constexpr (requires { trainer.energy_average_swapped(); }) {
+    if (trainer.energy_average_swapped()) trainer.swap_energy_average();  // then overwritten
+  }
   checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);
   checkpoint_detail::restore_network(trainer.generator(), c.nets[1]);
   trainer.rng().set_state(c.rng);
   trainer.set_step_count(c.info.step);
   if constexpr (requires { trainer.set_persistent_chains(c.chains); })
     trainer.set_persistent_chains(std::move(c.chains));
+  if constexpr (requires { trainer.set_energy_average(std::move(c.average)); })
+    trainer.set_energy_average(std::move(c.average));
   return std::move(c.info);
 }
 

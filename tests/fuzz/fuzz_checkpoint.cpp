@@ -32,6 +32,7 @@ void try_load(const std::string& buf) {
     cd::check_network("fuzz.ckpt", trainer().energy(), c.nets[0], "energy");
     cd::check_network("fuzz.ckpt", trainer().generator(), c.nets[1], "generator");
     cd::check_chains("fuzz.ckpt", trainer(), c.chains);
+    cd::check_average("fuzz.ckpt", trainer().energy(), c.average);
   } catch (const deepenergy::Error&) {
   }
 }

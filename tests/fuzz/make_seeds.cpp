@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   deepenergy::TrainerOptions o;
   o.langevin_steps = 1;  // persistent chains, so the seed has every field
   o.langevin_restart = 0.5;
+  o.energy_average = 0.9;  // and an energy average
   auto t = deepenergy::paper::make_trainer<float>(c, o);
   deepenergy::Matrix<float> data = deepenergy::Matrix<float>::Random(2, 50);
   t.train(data, 3);

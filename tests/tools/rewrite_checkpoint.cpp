@@ -4,9 +4,10 @@
 //
 //   rewrite_checkpoint IN OUT [--version N] [--set KEY=V[,V...]]... [--erase KEY]...
 //
-// --version writes library format N (1 has no persistent chains: they are
-// dropped); --set replaces or adds an extra; --erase removes one. The file is
-// parsed with every check of load_checkpoint, so a damaged input is refused.
+// --version writes library format N (1 has no persistent chains and 1 and 2
+// no energy average: they are dropped); --set replaces or adds an extra;
+// --erase removes one. The file is parsed with the file checks of
+// load_checkpoint (not the model checks), so a damaged input is refused.
 #include <deepenergy/checkpoint.hpp>
 
 #include <cstdlib>
@@ -27,7 +28,7 @@ struct Edits {
 
 // The writer below repeats save_checkpoint's layout for every version up to
 // this one; a new version needs its fields here too.
-static_assert(checkpoint_format_version == 2, "rewrite_checkpoint: add the new format's fields");
+static_assert(checkpoint_format_version == 3, "rewrite_checkpoint: add the new format's fields");
 
 template <class S>
 std::string rewrite(const std::string& in, const Edits& edits) {
@@ -60,6 +61,10 @@ std::string rewrite(const std::string& in, const Edits& edits) {
   w.f64(c.rng.spare);
   w.i64(c.info.step);
   if (edits.version >= 2) w.matrix(c.chains);
+  if (edits.version >= 3) {
+    w.u64(c.average.size());
+    for (const auto& a : c.average) w.matrix(a);
+  }
   w.u64(c.info.extras.size());
   for (const auto& [key, values] : c.info.extras) {
     w.str(key);

@@ -27,33 +27,34 @@ command -v python3 > /dev/null || { echo "error: python3 is needed to summarise 
 
 datasets=${DATASETS:-"two-spiral four-spin eight-gaussians twenty-five-gaussians"}
 seeds=${SEEDS:-"1 2 3 4 5"}
-recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin persistent gradient_penalty energy_penalty default cooperative no_energy_penalty default_kernel default_batchnorm"}
+recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin persistent gradient_penalty energy_penalty default no_average cooperative no_energy_penalty default_kernel default_batchnorm"}
 jobs=${JOBS:-2}
 
 # Each recipe as flags on top of the program's defaults. "paper" switches
 # every addition off; the single-stabiliser rows add one thing to it.
-paper_flags="--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01"
+paper_flags="--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0"
 flags_of() {
   case "$1" in
     paper) echo "$paper_flags" ;;
-    entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 0" ;;
-    entropy_neighbours) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 10" ;;
+    entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 0 --energy-average 0" ;;
+    entropy_neighbours) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 10 --energy-average 0" ;;
     batchnorm_entropy) echo "$paper_flags --batchnorm-entropy 1" ;;
-    fourier) echo "--entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01" ;;
-    langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --langevin-restart 1" ;;
-    persistent) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01" ;;  # langevin with persistent chains
+    fourier) echo "--entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0" ;;
+    langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --langevin-restart 1 --energy-average 0" ;;
+    persistent) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0" ;;  # langevin with persistent chains
     gradient_penalty) echo "$paper_flags --gradient-penalty 0.1" ;;
-    energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001" ;;
+    energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001 --energy-average 0" ;;
     default) echo "" ;;
-    cooperative) echo "--langevin-restart 1 --entropy-neighbours 0" ;;  # the default before persistent chains
-    restart20) echo "--langevin-restart 0.2 --entropy-neighbours 0" ;;  # the README's 20% restarts on the mixtures
-    no_energy_penalty) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-penalty 0" ;;  # cooperative without the penalty
-    default_kernel) echo "--entropy-neighbours 0" ;;  # the kernel's weights (the earlier default)
-    default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1" ;;  # the extended paper's entropy
+    no_average) echo "--energy-average 0" ;;  # the last parameters, not their average (the earlier default)
+    cooperative) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-average 0" ;;  # the default before persistent chains
+    restart20) echo "--langevin-restart 0.2 --entropy-neighbours 0 --energy-average 0" ;;  # the README's 20% restarts on the mixtures
+    no_energy_penalty) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-penalty 0 --energy-average 0" ;;  # cooperative without the penalty
+    default_kernel) echo "--entropy-neighbours 0 --energy-average 0" ;;  # the kernel's weights (the earlier default)
+    default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1 --energy-average 0" ;;  # the extended paper's entropy
     # The previous default's entropy variants (the README's entropy tables;
     # not in the default list: RECIPES="cooperative_neighbours ...").
-    cooperative_neighbours) echo "--langevin-restart 1 --entropy-neighbours 10" ;;
-    cooperative_batchnorm) echo "--langevin-restart 1 --entropy 0 --batchnorm-entropy 1" ;;
+    cooperative_neighbours) echo "--langevin-restart 1 --entropy-neighbours 10 --energy-average 0" ;;
+    cooperative_batchnorm) echo "--langevin-restart 1 --entropy 0 --batchnorm-entropy 1 --energy-average 0" ;;
     *) echo "error: unknown recipe '$1'" >&2; exit 2 ;;
   esac
 }

@@ -68,7 +68,7 @@ constexpr Index sample_count = 10000;      // samples.csv and the figure
 constexpr Index eval_sample_count = 2000;  // MMD and alignment KL
 constexpr Index oracle_mc = 100000;        // Monte Carlo points of the oracle entropy
 constexpr Index energy_grid_size = 200;    // energy_grid.csv and the heat map
-constexpr int app_format = 4;              // version of the examples' checkpoint extras
+constexpr int app_format = 5;              // version of the examples' checkpoint extras
 constexpr int app_format_oldest = 2;       // the oldest one this program still reads
 
 /// A command-line mistake: printed as "error: ..." with exit code 2.
@@ -118,6 +118,7 @@ struct Options {
   Index langevin_steps = 10;
   double langevin_step_size = 0.05;
   double langevin_restart = 0.05;
+  double energy_average = 0.999;
   double gradient_penalty = 0.0;
   double energy_penalty = 0.01;
   bool no_standardize = false;
@@ -184,6 +185,9 @@ void validate(const Options& o, bool complete = false) {
     throw UsageError("--langevin-restart " + num(o.langevin_restart) +
                      " continues Langevin chains, so it needs --langevin-steps > 0 (or "
                      "--langevin-restart 1)");
+  if (!(o.energy_average >= 0.0 && o.energy_average < 1.0))
+    throw UsageError("--energy-average must be 0 (off) or a decay in (0, 1) (got " +
+                     num(o.energy_average) + ")");
   if (!(o.gradient_penalty >= 0.0) || !std::isfinite(o.gradient_penalty))
     throw UsageError("--gradient-penalty must be a finite number >= 0 (got " +
                      num(o.gradient_penalty) + ")");
@@ -330,6 +334,11 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
     setting("--langevin-restart", "langevin_restart", o.langevin_restart);
   else
     check("--langevin-restart", o.langevin_restart, 1.0, "1");
+  // Format 5 added the energy average; older models have none.
+  if (format >= 5)
+    setting("--energy-average", "energy_average", o.energy_average);
+  else
+    check("--energy-average", o.energy_average, 0.0, "0");
   setting("--gradient-penalty", "gradient_penalty", o.gradient_penalty);
   setting("--energy-penalty", "energy_penalty", o.energy_penalty);
   const double base_sigma = extra(e, path, "base_sigma", 1)[0];
@@ -736,6 +745,14 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "by default 0.35 of a built-in mixture's component stddev where that is narrower "
                  "than 0.05 (0.0049 for the 8 Gaussians, 0.0062 for the 25)")
       ->capture_default_str();
+  app.add_option("--energy-average", o.energy_average,
+                 "decay d of an exponential moving average of the energy's parameters, updated "
+                 "after every energy update from the first one's values (avg <- d_t avg + "
+                 "(1 - d_t) theta, d_t = min(d, (1 + t) / (10 + t)) at step t); everything the "
+                 "run reports (held-out NLL trace, samples, figure, energy_grid.csv, --eval, "
+                 "metrics) uses the averaged energy, training the last parameters, and the "
+                 "checkpoint keeps both. 0 = the last parameters")
+      ->capture_default_str();
   app.add_option("--gradient-penalty", o.gradient_penalty,
                  "weight of lambda |dE/dx|^2 on the data (GradientPenalty); 0 = off")
       ->capture_default_str();
@@ -877,6 +894,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   topt.langevin_steps = o.langevin_steps;
   topt.langevin_step_size = o.langevin_step_size;
   topt.langevin_restart = o.langevin_restart;
+  topt.energy_average = o.energy_average;
   topt.seed = o.seed;
   if (o.divergence == "rollback") topt.on_divergence = TrainerOptions::OnDivergence::rollback;
   const KernelEntropy<S> entropy(o.entropy, o.entropy_bandwidth, o.entropy_neighbours);
@@ -912,6 +930,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         {"langevin_steps", {double(o.langevin_steps)}},
         {"langevin_step_size", {o.langevin_step_size}},
         {"langevin_restart", {o.langevin_restart}},
+        {"energy_average", {o.energy_average}},
         {"gradient_penalty", {o.gradient_penalty}},
         {"energy_penalty", {o.energy_penalty}},
         {"base_sigma", {o.base_sigma}},
@@ -937,6 +956,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         ", Langevin steps " + std::to_string(o.langevin_steps) +
         (o.langevin_restart < 1.0 ? ", persistent chains (restart " + num(o.langevin_restart) + ")"
                                   : std::string()) +
+        (o.energy_average > 0 ? ", energy average " + num(o.energy_average) : std::string()) +
         "; " + describe_parameters(model);
 
     std::filesystem::create_directories(o.out);
@@ -963,7 +983,20 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     };
     const Matrix<double> train_model_d = train_model.cast<double>();
     const Matrix<double> test_model = st.transform(d.test);
+    // The trace measures the model the run reports: the averaged energy
+    // (--energy-average), swapped in for the evaluation and out again.
     progress.held_out_nll = [&] {
+      struct Swapped {  // swaps back even when the evaluation throws
+        decltype(model)& m;
+        bool on = false;
+        ~Swapped() {
+          if (on) m.swap_energy_average();
+        }
+      } swapped{model};
+      if (!model.energy_average().empty()) {
+        model.swap_energy_average();
+        swapped.on = true;
+      }
       const double log_z =
           eval::log_partition(energy_fn, eval::box_from_data(train_model_d), 2 * o.eval_grid);
       return eval::nll(energy_fn, test_model, log_z) - log_det;
@@ -989,6 +1022,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                 << (o.langevin_restart < 1.0
                         ? "persistent chains (restart " + num(o.langevin_restart) + "), "
                         : std::string())
+                << (o.energy_average > 0 ? "energy average " + num(o.energy_average) + ", "
+                                         : std::string())
                 << o.threads << (o.threads == 1 ? " thread" : " threads") << ")\n";
       InterruptGuard guard;
       try {
@@ -1016,6 +1051,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
       }
     }
     if (o.load.empty()) save();
+    // From here on the energy is the averaged one (--energy-average): the
+    // checkpoint above keeps both, so --resume trains on the raw values.
+    if (!model.energy_average().empty()) model.swap_energy_average();
 
     // ---- outputs: samples, energy grid, figure ----
     // The generator's samples, then the refined ones: Langevin on E from them.
@@ -1154,6 +1192,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.integer("langevin_steps", o.langevin_steps);
     j.number("langevin_step_size", o.langevin_step_size);
     j.number("langevin_restart", o.langevin_restart);
+    j.number("energy_average", o.energy_average);
     j.number("gradient_penalty", o.gradient_penalty);
     j.number("energy_penalty", o.energy_penalty);
     j.number("base_sigma", o.base_sigma);

@@ -254,7 +254,7 @@ TEST_CASE("energy average: avg <- d_t avg + (1 - d_t) theta after each energy up
                          Error);
     CHECK_THROWS_WITH_AS(t.energy_update(data, info), doctest::Contains("energy_update: "), Error);
     CHECK_THROWS_WITH_AS(t.generator_update(info), doctest::Contains("generator_update: "), Error);
-    CHECK_THROWS_WITH_AS(t.train(data, 1), doctest::Contains("swap it back first"), Error);
+    CHECK_THROWS_WITH_AS(t.train(data, 1), doctest::Contains("train: the energy holds"), Error);
     CHECK_THROWS_WITH_AS(t.set_energy_average({}), doctest::Contains("set_energy_average: "),
                          Error);
     CHECK(parameters_of(t.energy()) == in);

@@ -425,6 +425,13 @@ void check_chains(const std::string& path, Trainer& trainer, const Matrix<S>& ch
   }
 }
 
+/// A trainer whose energy average can be swapped in (DeepEnergyGAN).
+template <class Trainer>
+concept swappable = requires(Trainer& t) {
+  t.energy_average_swapped();
+  t.swap_energy_average();
+};
+
 /// Throws unless the stored energy average (if any) has one finite matrix
 /// per energy parameter, of its shape.
 template <class Net, class S>
@@ -493,11 +500,11 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
     Trainer& t;
     bool on = false;
     ~Unswap() {
-      if constexpr (requires { t.swap_energy_average(); })
+      if constexpr (checkpoint_detail::swappable<Trainer>)
         if (on) t.swap_energy_average();
     }
   } unswap{trainer};
-  if constexpr (requires { trainer.energy_average_swapped(); }) {
+  if constexpr (checkpoint_detail::swappable<Trainer>) {
     if (trainer.energy_average_swapped()) {
       trainer.swap_energy_average();
       unswap.on = true;
@@ -570,8 +577,9 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 /// name and shape matches the trainer's networks, that the chains are
 /// finite points of the energy's input size and that the average matches
 /// the energy's parameters; throws Error saying what
-/// mismatched, leaving the trainer unchanged. Returns the description, step
-/// and extras.
+/// mismatched, leaving the trainer unchanged. A trainer with its energy
+/// average swapped in (swap_energy_average) ends with the file's values and
+/// average, not swapped. Returns the description, step and extras.
 template <class Trainer>
 CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   using S = typename Trainer::Scalar;
@@ -581,7 +589,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
   checkpoint_detail::check_chains(path, trainer, c.chains);
   checkpoint_detail::check_average(path, trainer.energy(), c.average);
-  if constexpr (requires { trainer.energy_average_swapped(); }) {
+  if constexpr (checkpoint_detail::swappable<Trainer>) {
     if (trainer.energy_average_swapped()) trainer.swap_energy_average();  // then overwritten
   }
   checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);

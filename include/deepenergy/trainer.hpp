@@ -102,9 +102,13 @@ struct TrainerOptions {
   /// starting from theta after the first update. The warm-up in d_t (as in
   /// TensorFlow's ExponentialMovingAverage with num_updates) keeps a short
   /// run's average from holding on to its first steps; from t = 9 / (1 - d)
-  /// - 10 on (8,990 for d = 0.999) the decay is d. Training itself never
-  /// uses the average; swap_energy_average() puts it into the energy.
-  /// 0 = off.
+  /// - 10 on (8,990 for d = 0.999) the decay is d. t is the trainer's step
+  /// counter plus one: all k energy updates of a step use the same d_t, an
+  /// average that restarts late (a format-2 checkpoint, set_energy_average
+  /// with nothing) gets no warm-up, and energy_update() called in a loop of
+  /// your own, without step(), stays at t = 1 unless you set_step_count().
+  /// Training itself never uses the average; swap_energy_average() puts it
+  /// into the energy. 0 = off (the default; the examples use 0.999).
   double energy_average = 0.0;
 
   /// What train() does when a step produces a non-finite loss or gradient.
@@ -417,13 +421,15 @@ class DeepEnergyGAN {
 
   /// TrainerOptions::energy_average: the average of each energy parameter's
   /// value, in for_each_parameter order; empty when averaging is off or
-  /// before the first energy update. Saved in checkpoints.
+  /// before the first energy update. Saved in checkpoints. While the average
+  /// is swapped in (swap_energy_average) this holds the values it replaced.
   const std::vector<Matrix<S>>& energy_average() const { return average_; }
   /// Replaces the average (e.g. from a checkpoint). An empty one restarts
   /// averaging from the next update's values; with energy_average = 0 the
-  /// average is dropped. Throws Error, changing nothing, unless there is one
-  /// finite matrix per energy parameter, of that parameter's shape, and
-  /// while the average is swapped in (swap it back first).
+  /// average is dropped. Throws Error, changing nothing, when the average
+  /// does not have one finite matrix per energy parameter, of that
+  /// parameter's shape, or while the average is swapped in (swap it back
+  /// first).
   void set_energy_average(std::vector<Matrix<S>> average) {
     require_raw_values("set_energy_average");
     if (!average.empty()) {
@@ -451,9 +457,10 @@ class DeepEnergyGAN {
   }
   /// Exchanges the energy's parameter values with their average, so that
   /// energy() evaluates (and samples) the averaged model; a second call
-  /// exchanges them back. While it is swapped in, step(), energy_update()
-  /// and generator_update() throw Error (they would train the average);
-  /// save_checkpoint and load_checkpoint handle either state. Throws Error
+  /// exchanges them back. While it is swapped in, train(), step(),
+  /// energy_update(), generator_update() and set_energy_average() throw
+  /// Error (they would train or replace the average); save_checkpoint and
+  /// load_checkpoint handle either state. Throws Error
   /// when there is no average. Allocates nothing (the matrices trade buffers).
   void swap_energy_average() {
     if (average_.empty())
@@ -484,13 +491,16 @@ class DeepEnergyGAN {
     if (options_.energy_average <= 0.0) return;
     const double t = double(step_ + 1);
     const S w = S(1.0 - std::min(options_.energy_average, (1.0 + t) / (10.0 + t)));
-    const bool first = average_.empty();
+    if (average_.empty()) {
+      // Complete or not at all (a copy that throws leaves no partial average).
+      std::vector<Matrix<S>> first;
+      energy_.for_each_parameter([&](auto& p) { first.push_back(p.value); });
+      average_ = std::move(first);
+      return;
+    }
     std::size_t i = 0;
     energy_.for_each_parameter([&](auto& p) {
-      if (first)
-        average_.push_back(p.value);
-      else
-        average_[i] += w * (p.value - average_[i]);
+      average_[i] += w * (p.value - average_[i]);
       ++i;
     });
   }
@@ -604,6 +614,7 @@ class DeepEnergyGAN {
   template <class... Callbacks>
   StepInfo train(const Matrix<S>& data, std::int64_t steps, Callbacks&&... callbacks) {
     if (steps < 0) throw Error("train: steps = " + std::to_string(steps) + ", expected >= 0");
+    require_raw_values("train");
     check_data(data);
     stop_ = false;
     (call_begin(callbacks), ...);

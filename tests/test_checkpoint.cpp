@@ -278,6 +278,36 @@ TEST_CASE("with the energy average swapped in, save writes the values training g
   CHECK(same(t.energy_average(), ref.energy_average()));
 }
 
+TEST_CASE("a load inside an EnergyAverageScope ends in the state the scope found") {
+  TempFile with_average("scope-average.ckpt");
+  TempFile without("scope-none.ckpt");
+  const Matrix<double> x = data<double>();
+  auto a = make<double>(16, 5, 1.0, 0.9);
+  a.train(x, 10);
+  save_checkpoint(with_average.path, a);
+  auto b = make<double>(16, 6);  // no average in its file
+  b.train(x, 10);
+  save_checkpoint(without.path, b);
+  auto t = make<double>(16, 7, 1.0, 0.9);
+  t.train(x, 3);
+  t.swap_energy_average();
+  {
+    const EnergyAverageScope training_values(t, EnergyValues::training);
+    load_checkpoint(with_average.path, t);
+  }  // swapped in again: the file's average
+  CHECK(t.energy_average_swapped());
+  std::vector<Matrix<double>> in;
+  t.energy().for_each_parameter([&](auto& p) { in.push_back(p.value); });
+  CHECK(same(in, a.energy_average()));
+  {
+    const EnergyAverageScope training_values(t, EnergyValues::training);
+    load_checkpoint(without.path, t);
+  }  // nothing to swap in
+  CHECK_FALSE(t.energy_average_swapped());
+  CHECK(t.energy_average().empty());
+  CHECK(same(snapshot(t).values, snapshot(b).values));
+}
+
 namespace {
 // Only what save_checkpoint and load_checkpoint require: no persistent
 // chains, no energy average (their optional parts compiled out).
@@ -302,6 +332,10 @@ TEST_CASE("a trainer without chains or an average saves and loads") {
   load_checkpoint(file.path, b);
   CHECK(b.step_count() == 3);
   CHECK(same(snapshot(b.t).values, snapshot(a.t).values));
+  // The training values are all it has; its average cannot be asked for.
+  { const EnergyAverageScope training_values(b, EnergyValues::training); }
+  CHECK_THROWS_WITH_AS(EnergyAverageScope(b, EnergyValues::average),
+                       "EnergyAverageScope: this trainer type has no energy average", Error);
 }
 
 TEST_CASE("format 2 checkpoints, from before the energy average, still load") {
@@ -458,16 +492,24 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
     target = make<float>(16, 4);
     write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3,
                                       average([](auto& a) { a.pop_back(); })));
-    CHECK(load_error(bad.path, target).find(": the energy average has ") != std::string::npos);
+    CHECK(load_error(bad.path, target).find(": the file's energy average has ") !=
+          std::string::npos);
     write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3,
                                       average([](auto& a) { a[0] = Matrix<float>::Zero(3, 3); })));
-    CHECK(load_error(bad.path, target).find(": the energy average of parameter 0 (") !=
-          std::string::npos);
+    std::string first;  // "name) has shape 3x3 but the parameter has shape RxC"
+    target.energy().for_each_parameter([&](auto& p) {
+      if (first.empty())
+        first = p.name + ") has shape 3x3 but the parameter has shape " +
+                std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols());
+    });
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": the file's energy average of parameter 0 (" + first);
     write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3, average([](auto& a) {
                                         a[1](0) = std::numeric_limits<float>::infinity();
                                       })));
-    CHECK(load_error(bad.path, target).find("holds non-finite values; the file is damaged") !=
-          std::string::npos);
+    const std::string non_finite = load_error(bad.path, target);
+    CHECK(non_finite.find(": the file's energy average of parameter 1 (") != std::string::npos);
+    CHECK(non_finite.find(") holds non-finite values; the file is damaged") != std::string::npos);
     checkpoint_detail::Writer huge;
     huge.u64(std::uint64_t(1) << 60);
     write_bytes(bad.path, with_chains(read_bytes(plain.path), chains, 3, huge.buffer()));

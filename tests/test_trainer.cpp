@@ -262,19 +262,51 @@ TEST_CASE("energy average: avg <- d_t avg + (1 - d_t) theta after each energy up
     CHECK_FALSE(t.energy_average_swapped());
     CHECK_NOTHROW(t.step(data));
   }
+  SUBCASE("EnergyAverageScope puts the average in or out, and back, also on an exception") {
+    const auto theta = parameters_of(t.energy());
+    const std::vector<Matrix<double>> average = t.energy_average();
+    {
+      const EnergyAverageScope averaged(t, EnergyValues::average);
+      CHECK(t.energy_average_swapped());
+      CHECK(parameters_of(t.energy()) == average);
+      {
+        const EnergyAverageScope training_values(t, EnergyValues::training);
+        CHECK_FALSE(t.energy_average_swapped());
+        CHECK(parameters_of(t.energy()) == theta);
+      }
+      {
+        const EnergyAverageScope again(t, EnergyValues::average);  // already in: nothing to do
+        CHECK(t.energy_average_swapped());
+      }
+      CHECK(parameters_of(t.energy()) == average);
+    }
+    CHECK_FALSE(t.energy_average_swapped());
+    CHECK(parameters_of(t.energy()) == theta);
+    CHECK_THROWS_WITH_AS(
+        [&] {
+          const EnergyAverageScope averaged(t, EnergyValues::average);
+          throw Error("the evaluation failed");
+        }(),
+        "the evaluation failed", Error);
+    CHECK_FALSE(t.energy_average_swapped());
+    CHECK(parameters_of(t.energy()) == theta);
+    CHECK(t.energy_average() == average);
+  }
   SUBCASE("set_energy_average checks what it is given") {
     auto wrong = t.energy_average();
     wrong.pop_back();
     CHECK_THROWS_WITH_AS(
         t.set_energy_average(wrong),
         doctest::Contains(doctest::String(
-            ("averages for an energy with " + std::to_string(want.size())).c_str())),
+            ("set_energy_average: the average has " + std::to_string(want.size() - 1) +
+             " matrices but the energy has " + std::to_string(want.size()) + " parameters")
+                .c_str())),
         Error);
     wrong = t.energy_average();
     wrong[1].resize(wrong[1].rows() + 1, wrong[1].cols());
     wrong[1].setZero();
     CHECK_THROWS_WITH_AS(t.set_energy_average(wrong),
-                         doctest::Contains("the average of parameter 1"), Error);
+                         doctest::Contains("the average of parameter 1 ("), Error);
     wrong = t.energy_average();
     wrong[0](0) = std::nan("");
     CHECK_THROWS_WITH_AS(t.set_energy_average(wrong), doctest::Contains("non-finite"), Error);
@@ -317,6 +349,10 @@ TEST_CASE("energy average: off by default, and swap says why it cannot") {
                        Error);
   std::vector<Matrix<float>> some;
   t.energy().for_each_parameter([&](auto& p) { some.push_back(p.value); });
+  CHECK_THROWS_WITH_AS(EnergyAverageScope(t, EnergyValues::average),
+                       doctest::Contains("there is no average"), Error);
+  { const EnergyAverageScope training_values(t, EnergyValues::training); }  // nothing to swap
+  CHECK_FALSE(t.energy_average_swapped());
   t.set_energy_average(some);  // checked, then dropped: averaging is off
   CHECK(t.energy_average().empty());
   some.pop_back();

@@ -986,17 +986,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     // The trace measures the model the run reports: the averaged energy
     // (--energy-average), swapped in for the evaluation and out again.
     progress.held_out_nll = [&] {
-      struct Swapped {  // swaps back even when the evaluation throws
-        decltype(model)& m;
-        bool on = false;
-        ~Swapped() {
-          if (on) m.swap_energy_average();
-        }
-      } swapped{model};
-      if (!model.energy_average().empty()) {
-        model.swap_energy_average();
-        swapped.on = true;
-      }
+      const EnergyAverageScope averaged(
+          model, model.energy_average().empty() ? EnergyValues::training : EnergyValues::average);
       const double log_z =
           eval::log_partition(energy_fn, eval::box_from_data(train_model_d), 2 * o.eval_grid);
       return eval::nll(energy_fn, test_model, log_z) - log_det;

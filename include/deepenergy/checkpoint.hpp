@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "deepenergy/atomic_file.hpp"
+#include "deepenergy/energy_average.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/types.hpp"
 
@@ -425,38 +426,11 @@ void check_chains(const std::string& path, Trainer& trainer, const Matrix<S>& ch
   }
 }
 
-/// A trainer whose energy average can be swapped in (DeepEnergyGAN).
-template <class Trainer>
-concept swappable = requires(Trainer& t) {
-  t.energy_average_swapped();
-  t.swap_energy_average();
-};
-
-/// Throws unless the stored energy average (if any) has one finite matrix
-/// per energy parameter, of its shape.
+/// Throws unless the stored energy average (if any) fits the energy
+/// (check_energy_average, energy_average.hpp).
 template <class Net, class S>
 void check_average(const std::string& path, Net& net, const std::vector<Matrix<S>>& average) {
-  if (average.empty()) return;
-  std::size_t count = 0;
-  net.for_each_parameter([&](auto& p) {
-    if (count < average.size()) {
-      const Matrix<S>& a = average[count];
-      if (a.rows() != p.value.rows() || a.cols() != p.value.cols())
-        throw Error(path + ": the energy average of parameter " + std::to_string(count) + " (" +
-                    p.name + ") has shape " + std::to_string(a.rows()) + "x" +
-                    std::to_string(a.cols()) + " in the file but " +
-                    std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
-                    " in the model");
-      if (!a.allFinite())
-        throw Error(path + ": the energy average of parameter " + std::to_string(count) + " (" +
-                    p.name + ") holds non-finite values; the file is damaged");
-    }
-    ++count;
-  });
-  if (count != average.size())
-    throw Error(path + ": the energy average has " + std::to_string(average.size()) +
-                " matrices in the file but the energy network has " + std::to_string(count) +
-                " parameters");
+  check_energy_average(path + ": the file's energy average", net, average, "; the file is damaged");
 }
 
 template <class Net, class S>
@@ -496,20 +470,7 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
   using checkpoint_detail::Writer;
   // With the energy average swapped in, write the values training goes on
   // from as the parameters (swapped back for the writing, then in again).
-  struct Unswap {
-    Trainer& t;
-    bool on = false;
-    ~Unswap() {
-      if constexpr (checkpoint_detail::swappable<Trainer>)
-        if (on) t.swap_energy_average();
-    }
-  } unswap{trainer};
-  if constexpr (checkpoint_detail::swappable<Trainer>) {
-    if (trainer.energy_average_swapped()) {
-      trainer.swap_energy_average();
-      unswap.on = true;
-    }
-  }
+  const EnergyAverageScope training_values(trainer, EnergyValues::training);
   if (description.empty()) description = describe_parameters(trainer);
   Writer w;
   w.bytes(checkpoint_magic, sizeof checkpoint_magic);
@@ -589,7 +550,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
   checkpoint_detail::check_chains(path, trainer, c.chains);
   checkpoint_detail::check_average(path, trainer.energy(), c.average);
-  if constexpr (checkpoint_detail::swappable<Trainer>) {
+  if constexpr (averaging_trainer<Trainer>) {
     if (trainer.energy_average_swapped()) trainer.swap_energy_average();  // then overwritten
   }
   checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);

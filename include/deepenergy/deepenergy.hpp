@@ -2,6 +2,7 @@
 #pragma once
 
 #include "deepenergy/concepts.hpp"
+#include "deepenergy/energy_average.hpp"
 #include "deepenergy/energy_model.hpp"
 #include "deepenergy/experts.hpp"
 #include "deepenergy/generator.hpp"

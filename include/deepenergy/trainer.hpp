@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "deepenergy/concepts.hpp"
+#include "deepenergy/energy_average.hpp"
 #include "deepenergy/optimizers.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/types.hpp"
@@ -432,24 +433,7 @@ class DeepEnergyGAN {
   /// first).
   void set_energy_average(std::vector<Matrix<S>> average) {
     require_raw_values("set_energy_average");
-    if (!average.empty()) {
-      std::size_t i = 0;
-      energy_.for_each_parameter([&](auto& p) {
-        if (i < average.size() &&
-            (average[i].rows() != p.value.rows() || average[i].cols() != p.value.cols()))
-          throw Error("set_energy_average: the average of parameter " + std::to_string(i) + " (" +
-                      p.name + ") has shape " + std::to_string(average[i].rows()) + "x" +
-                      std::to_string(average[i].cols()) + ", the parameter " +
-                      std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()));
-        if (i < average.size() && !average[i].allFinite())
-          throw Error("set_energy_average: the average of parameter " + std::to_string(i) + " (" +
-                      p.name + ") holds non-finite values");
-        ++i;
-      });
-      if (i != average.size())
-        throw Error("set_energy_average: " + std::to_string(average.size()) +
-                    " averages for an energy with " + std::to_string(i) + " parameters");
-    }
+    check_energy_average("set_energy_average: the average", energy_, average);
     if (options_.energy_average > 0.0)
       average_ = std::move(average);
     else
@@ -460,7 +444,8 @@ class DeepEnergyGAN {
   /// exchanges them back. While it is swapped in, train(), step(),
   /// energy_update(), generator_update() and set_energy_average() throw
   /// Error (they would train or replace the average); save_checkpoint and
-  /// load_checkpoint handle either state. Throws Error
+  /// load_checkpoint handle either state. EnergyAverageScope
+  /// (energy_average.hpp) swaps it in for a scope and back. Throws Error
   /// when there is no average. Allocates nothing (the matrices trade buffers).
   void swap_energy_average() {
     if (average_.empty())

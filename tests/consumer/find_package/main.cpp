@@ -24,9 +24,11 @@ int main() {
   auto t = deepenergy::paper::make_trainer<float>(c, o);
   const deepenergy::Matrix<float> data = deepenergy::Matrix<float>::Random(2, 50);
   const deepenergy::StepInfo info = t.train(data, 2);
-  t.swap_energy_average();
-  const bool swapped = t.energy_average_swapped();
-  t.swap_energy_average();
+  bool swapped = false;
+  {
+    const deepenergy::EnergyAverageScope averaged(t, deepenergy::EnergyValues::average);
+    swapped = t.energy_average_swapped();
+  }
   t.set_energy_average(t.energy_average());
   const bool ok = gram.rows() == 4 && gram.cols() == 4 && m.minCoeff() >= 0.0f &&
                   m.maxCoeff() < 1.0f && static_cast<float>(same.uniform()) == m(0, 0) &&

@@ -38,7 +38,7 @@ paper_flags="--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-penalty 0
 # --langevin-restart is given), so nothing is pinned there.
 flags_of() {  # recipe dataset
   local restart05="--langevin-restart 0.05"
-  case "$2" in eight-gaussians | twenty-five-gaussians) restart05="" ;; esac
+  case "${2-}" in eight-gaussians | twenty-five-gaussians) restart05="" ;; esac
   case "$1" in
     paper) echo "$paper_flags" ;;
     entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 0 --energy-average 0" ;;
@@ -90,7 +90,7 @@ run_one() {  # dataset recipe seed
 
 for d in $datasets; do
   for r in $recipes; do
-    flags_of "$r" > /dev/null
+    flags_of "$r" "$d" > /dev/null
     for s in $seeds; do
       while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done
       run_one "$d" "$r" "$s" &

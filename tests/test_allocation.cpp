@@ -150,7 +150,8 @@ struct Threads {
 
 template <class... Terms>
 void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1,
-                         double langevin_restart = 1.0, double energy_average = 0.0) {
+                         double langevin_restart = 1.0, double energy_average = 0.0,
+                         Index langevin_jumps = 0) {
   const Threads pin(threads);
   const Matrix<float> data = datasets::two_spiral<float>(4096, 3);
   TrainerOptions opt;
@@ -159,12 +160,14 @@ void check_no_allocation(Index batch, Index langevin_steps = 0, int threads = 1,
   opt.langevin_steps = langevin_steps;
   opt.langevin_restart = langevin_restart;
   opt.energy_average = energy_average;
+  opt.langevin_jumps = langevin_jumps;
   TrainerOf<Terms...> trainer(paper::make_energy<float>(), paper::make_generator<float>(), opt,
                               AdaGrad{}, Terms{}...);
   const Counts c = count_steps(trainer, data, 100);
   INFO("batch " << batch << ", Langevin steps " << langevin_steps << ", restart "
-                << langevin_restart << ", energy average " << energy_average << ", threads "
-                << threads << ": operator new calls " << c.news << ", malloc calls " << c.mallocs);
+                << langevin_restart << ", energy average " << energy_average << ", jumps "
+                << langevin_jumps << ", threads " << threads << ": operator new calls " << c.news
+                << ", malloc calls " << c.mallocs);
   CHECK(c.news == 0);
 #ifdef DEEPENERGY_COUNT_MALLOC
   CHECK(c.mallocs == 0);
@@ -195,7 +198,9 @@ TEST_CASE("a steady-state train step of the paper trainer allocates nothing") {
   check_no_allocation<>(1001, 2);
   check_no_allocation<>(64, 2, 1, 0.3);  // persistent chains
   check_no_allocation<>(1001, 2, 1, 0.3);
-  check_no_allocation<>(64, 0, 1, 1.0, 0.999);  // the energy's average
+  check_no_allocation<>(64, 0, 1, 1.0, 0.999);   // the energy's average
+  check_no_allocation<>(64, 2, 1, 1.0, 0.0, 3);  // mode-jumping moves
+  check_no_allocation<>(1001, 2, 1, 1.0, 0.0, 3);
 }
 
 TEST_CASE("swapping the energy's average in and out allocates nothing") {
@@ -221,6 +226,7 @@ TEST_CASE("a steady-state train step on two threads in column blocks allocates n
   check_no_allocation<>(1024, 0, 2);
   check_no_allocation<>(1001, 2, 2);
   check_no_allocation<>(1001, 2, 2, 0.3);
+  check_no_allocation<>(1001, 2, 2, 1.0, 0.0, 3);  // mode-jumping moves
 }
 #endif
 

@@ -189,6 +189,19 @@ TEST_CASE("TrainerOptions: each bad value is named") {
   o.langevin_steps = 1;
   CHECK_NOTHROW(o.validate());
   o = {};
+  o.langevin_jumps = -1;
+  fails(o, "langevin_jumps = -1, expected zero (off) or a positive integer");
+  o.langevin_jumps = 2;
+  fails(o,
+        "langevin_jumps = 2, expected 0 when langevin_steps = 0 (the jumps are part of the "
+        "Langevin refinement)");
+  o.langevin_steps = 1;
+  CHECK_NOTHROW(o.validate());
+  o.batch_size = 3;
+  fails(o, "langevin_jumps = 2, expected 0 when batch_size < 4");
+  o.batch_size = 4;
+  CHECK_NOTHROW(o.validate());
+  o = {};
   o.energy_average = 1.0;
   fails(o, "energy_average = 1.000000, expected zero (off) or a decay in (0, 1)");
   o.energy_average = -0.5;
@@ -474,6 +487,98 @@ TEST_CASE("persistent chains: a negative sample continues its chain unless it re
     auto t = paper::make_trainer<double>(c, opt);
     t.set_persistent_chains(Matrix<double>::Zero(2, 64));
     CHECK(t.persistent_chains().size() == 0);
+  }
+}
+
+namespace {
+// A fixed double well along x0, E(x) = a (x0^2 - 1)^2 + t x0 + x1^2 / 2: the
+// well at x0 = -1 is 2t nats deeper; the barrier between them is about a.
+struct DoubleWell {
+  using Scalar = double;
+  static constexpr bool reads_raw_input = true;
+  static constexpr bool independent_samples = true;
+  static constexpr double a = 6.0, t = 0.5;
+  static double energy_of(double x0, double x1) {
+    return a * (x0 * x0 - 1.0) * (x0 * x0 - 1.0) + t * x0 + 0.5 * x1 * x1;
+  }
+  const Matrix<double>* x = nullptr;
+  Index input_dim() const { return 2; }
+  void forward(const Matrix<double>& in, RowVector<double>& e) {
+    x = &in;
+    for (Index j = 0; j < in.cols(); ++j) e(j) += energy_of(in(0, j), in(1, j));
+  }
+  void backward(const RowVector<double>& w, Matrix<double>& g) {
+    for (Index j = 0; j < x->cols(); ++j) {
+      const double x0 = (*x)(0, j);
+      g(0, j) += w(j) * (4.0 * a * x0 * (x0 * x0 - 1.0) + t);
+      g(1, j) += w(j) * (*x)(1, j);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("langevin_jumps move the chains between modes to exp(-E)'s shares") {
+  // Half the chains start in each well of a fixed double well. Langevin
+  // steps of 0.05 do not cross a 6-nat barrier in 100 steps, so without
+  // jumps the deep well keeps its half; with jumps its share must reach
+  // exp(-E)'s, computed here by quadrature along x0.
+  double deep = 0.0, all = 0.0;
+  for (double x0 = -3.0; x0 < 3.0; x0 += 1e-4) {
+    const double p = std::exp(-DoubleWell::energy_of(x0, 0.0));
+    all += p;
+    if (x0 < 0.0) deep += p;
+  }
+  const double expected = deep / all;  // 0.723
+  using Features = Sequential<Identity<double>>;
+  using Energy = EnergyModel<Features, DoubleWell>;
+  using T = DeepEnergyGAN<Energy, paper::Gen<double>>;
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 401;  // odd: the middle chain only serves as a reference
+  opt.langevin_steps = 100;
+  opt.langevin_step_size = 0.05;
+  // The chains after langevin_refine from x0 = +1 or -1 plus N(0, 0.15^2),
+  // x1 ~ N(0, 1): every `period`-th column starts in the shallow well, the
+  // others in the deep one (spread, so that the jumps' proposals are too).
+  const auto refined = [&](Index period) {
+    T t(Energy(Features(Identity<double>()), DoubleWell()), paper::make_generator<double>(c), opt);
+    Rng draw(opt.seed + 100);
+    Matrix<double> start(2, opt.batch_size);
+    for (Index j = 0; j < start.cols(); ++j)
+      start.col(j) << (j % period == 0 ? 1.0 : -1.0) + 0.15 * draw.normal(), draw.normal();
+    t.langevin_refine(start);
+    return Matrix<double>(t.negative_samples());
+  };
+  const auto deep_share = [&](Index jumps) {
+    opt.langevin_jumps = jumps;
+    double share = 0.0;
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+      opt.seed = seed;
+      const Matrix<double> x = refined(2);
+      share += (x.row(0).array() < 0.0).cast<double>().mean() / 8.0;
+      CHECK(x.allFinite());
+    }
+    return share;
+  };
+  const double without = deep_share(0), with = deep_share(50);
+  MESSAGE("share of the chains in the deep well: " << without << " without jumps, " << with
+                                                   << " with 50 rounds, exp(-E) " << expected);
+  CHECK(std::abs(without - 0.5) < 0.03);
+  CHECK(std::abs(with - expected) < 0.03);
+
+  SUBCASE("in column blocks the moves are the same") {
+    // Each column's energy is the same in a block as in the whole batch,
+    // so the chains must end in the same places. (Blocks of 16 columns per
+    // thread: narrower than the batch on any thread count.)
+    opt.langevin_jumps = 5;
+    opt.seed = 7;
+    const auto run = [&](Index block_columns) {
+      opt.block_columns = block_columns;
+      return refined(3);
+    };
+    const Matrix<double> whole = run(0), blocks = run(16);
+    CHECK((whole - blocks).cwiseAbs().maxCoeff() == 0.0);
   }
 }
 

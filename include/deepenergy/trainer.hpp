@@ -70,6 +70,31 @@ struct TrainerOptions {
   /// when below 1. The chains move on only when the energy update succeeds
   /// (negative_phase() called alone continues them but does not keep them).
   double langevin_restart = 1.0;
+  /// Mode-jumping moves in the negative phase: before the Langevin steps,
+  /// this many rounds of differential-evolution Metropolis moves between the
+  /// negative batch's chains (ter Braak 2006, "A Markov chain Monte Carlo
+  /// version of the genetic algorithm Differential Evolution", with its jump
+  /// factor gamma = 1; updated in two halves, as Goodman and Weare's
+  /// ensemble samplers are run in parallel, instead of one chain at a
+  /// time). In a round, each chain i of the batch's first half
+  /// proposes x_i' = x_i + (x_k - x_l), k != l drawn from the second half,
+  /// and moves there with probability min(1, exp(E(x_i) - E(x_i'))); then
+  /// the second half against the moved first (with an odd batch the middle
+  /// chain only serves as a reference). The proposal is symmetric while the
+  /// other half stands still, so each half-round leaves prod_i exp(-E(x_i))
+  /// invariant. Why: Langevin steps small enough to stay inside a narrow
+  /// mode never cross between modes, so each mode's share of the negative
+  /// phase stays the generator's (or the chains' first) share, and nothing
+  /// in eq. 4 corrects the modes' relative depths; a chain in one mode, with
+  /// k in another and l in its own, lands in k's mode and stays there as
+  /// often as exp(-E) says. The moves only reach modes that some chain is
+  /// in. Each round costs two forward passes of the energy over the batch
+  /// (no gradient; plus one before the first round). The energy's values
+  /// must not depend on the batch (no BatchNorm in training mode inside
+  /// it; a BatchNorm there would also update its running averages at each
+  /// pass). Needs langevin_steps > 0 and batch_size >= 4. 0 = off (the
+  /// default).
+  Index langevin_jumps = 0;
   /// Batches wider than this many columns per thread go through the
   /// networks (forward, backward, Langevin) in equal column blocks of at most
   /// that width per thread, their gradients summed:
@@ -152,6 +177,15 @@ struct TrainerOptions {
     if (langevin_restart < 1.0 && langevin_steps == 0)
       bad("langevin_restart", std::to_string(langevin_restart),
           "1 when langevin_steps = 0 (persistent chains need Langevin steps)");
+    if (langevin_jumps < 0)
+      bad("langevin_jumps", std::to_string(langevin_jumps), "zero (off) or a positive integer");
+    if (langevin_jumps > 0 && langevin_steps == 0)
+      bad("langevin_jumps", std::to_string(langevin_jumps),
+          "0 when langevin_steps = 0 (the jumps are part of the Langevin refinement)");
+    if (langevin_jumps > 0 && batch_size < 4)
+      bad("langevin_jumps", std::to_string(langevin_jumps),
+          "0 when batch_size < 4 (a chain jumps by the difference of two chains of the other "
+          "half of the batch)");
     if (max_rollbacks < 0)
       bad("max_rollbacks", std::to_string(max_rollbacks), "a non-negative integer");
     if (!(rollback_lr_factor > 0.0 && rollback_lr_factor < 1.0))
@@ -381,8 +415,9 @@ class DeepEnergyGAN {
     return energy_phase(negative_, Phase::negative, S(-1) / S(options_.batch_size));
   }
 
-  /// Runs options().langevin_steps Langevin steps on E from x (the
-  /// generator's samples); the result is negative_samples(). Short-run
+  /// Runs options().langevin_jumps rounds of jumps (none when x has fewer
+  /// than 4 columns) and then options().langevin_steps Langevin steps on E
+  /// from x (the generator's samples); the result is negative_samples(). Short-run
   /// Langevin from a generator's samples is the sampling half of Xie et al.
   /// 2018's cooperative training (CoopNets; here G still learns from eq. 5,
   /// not from the refined samples): the negative phase sees samples closer to
@@ -503,8 +538,60 @@ class DeepEnergyGAN {
     if (options_.langevin_restart < 1.0) chains_ = negative_;
   }
 
+  // TrainerOptions::langevin_jumps, on negative_ in place. The chains
+  // [0, h) move against [h, B) and then [B - h, B) against [0, B - h)
+  // (h = B / 2; with an odd B the middle chain only serves as a reference).
+  // Every energy pass is over a whole batch (the proposals of the half that
+  // moves, the other half as it is), so no workspace changes size.
+  void jump_negative() {
+    const Index B = negative_.cols();
+    if (options_.langevin_jumps == 0 || B < 4) return;
+    const Index h = B / 2;
+    batch_energies(negative_, jump_energy_);
+    for (Index r = 0; r < options_.langevin_jumps; ++r) {
+      for (const Index first : {Index(0), B - h}) {
+        // The reference chains: those outside [first, first + h).
+        const Index other = first == 0 ? h : 0, m = B - h;
+        jump_to_ = negative_;
+        for (Index j = first; j < first + h; ++j) {
+          const Index k = other + Index(rng_.below(std::uint64_t(m)));
+          Index l = other + Index(rng_.below(std::uint64_t(m - 1)));
+          if (l >= k) ++l;
+          jump_to_.col(j) += negative_.col(k) - negative_.col(l);
+        }
+        batch_energies(jump_to_, jump_new_);
+        for (Index j = first; j < first + h; ++j) {
+          // One draw per chain whatever the energies, so that the random
+          // stream does not depend on their last bits. A non-finite
+          // proposal's energy is a rejection, not a divergence.
+          const double u = rng_.uniform();
+          const double rise = double(jump_new_(j)) - double(jump_energy_(j));
+          if (!std::isfinite(double(jump_new_(j))) || std::isnan(rise)) continue;
+          if (rise <= 0.0 || u < std::exp(-rise)) {
+            negative_.col(j) = jump_to_.col(j);
+            jump_energy_(j) = jump_new_(j);
+          }
+        }
+      }
+    }
+  }
+  // E of each column of x into e, in the Langevin steps' column blocks.
+  void batch_energies(const Matrix<S>& x, RowVector<S>& e) {
+    const Index B = x.cols();
+    if (!(energy_in_blocks && use_blocks(B))) {
+      e = energy_.energy(x);
+      return;
+    }
+    e.resize(B);
+    for_each_block(B, Reduce::none, true, [&](Lane& l, Index first, Index n, Index skip) {
+      l.block_x = x.middleCols(first, n);
+      e.segment(first + skip, n - skip) = l.energy.energy(l.block_x).tail(n - skip);
+    });
+  }
+
   // langevin_refine's steps, on negative_ in place.
   void refine_negative() {
+    jump_negative();
     const S eps = S(options_.langevin_step_size);
     const S drift = S(0.5) * eps * eps;
     const Index B = negative_.cols();
@@ -1014,7 +1101,8 @@ class DeepEnergyGAN {
   Snapshot snapshot_;
   double last_mean_ = 0.0;
   Matrix<S> data_batch_, grad_x_, negative_, block_x_, block_z_, langevin_from_, chains_;
-  RowVector<S> weights_;
+  RowVector<S> weights_, jump_energy_, jump_new_;  // jump_*: TrainerOptions::langevin_jumps
+  Matrix<S> jump_to_;
   std::vector<Matrix<S>> average_;  // TrainerOptions::energy_average
   bool average_swapped_ = false;    // swap_energy_average
   std::vector<Replica> replicas_;

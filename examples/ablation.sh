@@ -27,7 +27,7 @@ command -v python3 > /dev/null || { echo "error: python3 is needed to summarise 
 
 datasets=${DATASETS:-"two-spiral four-spin eight-gaussians twenty-five-gaussians"}
 seeds=${SEEDS:-"1 2 3 4 5"}
-recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin persistent gradient_penalty energy_penalty default restart05 no_average cooperative no_energy_penalty default_kernel default_batchnorm"}
+recipes=${RECIPES:-"paper entropy entropy_neighbours batchnorm_entropy fourier langevin persistent gradient_penalty energy_penalty default jumps restart05 no_average cooperative no_energy_penalty default_kernel default_batchnorm"}
 jobs=${JOBS:-2}
 
 # Each recipe as flags on top of the program's defaults. "paper" switches
@@ -51,6 +51,8 @@ flags_of() {  # recipe dataset
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001 --energy-average 0" ;;
     default) echo "" ;;
     restart05) echo "$restart05" ;;  # 5% of the chains restart (the earlier default)
+    jumps) echo "--langevin-jumps 1" ;;  # the default with a round of jumps between chains per step
+    jumps5) echo "--langevin-jumps 5" ;;  # five rounds (the README's mixture rows; not in the default list)
     no_average) echo "--energy-average 0${restart05:+ $restart05}" ;;  # restart05 at the last parameters, not their average
     cooperative) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-average 0" ;;  # the default before persistent chains
     restart20) echo "--langevin-restart 0.2 --entropy-neighbours 0 --energy-average 0" ;;  # the README's 20% restarts on the mixtures

@@ -35,34 +35,37 @@ jobs=${JOBS:-2}
 paper_flags="--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0"
 # Recipes from before the 2% default restart rate pin the earlier 5%; on the
 # 8 and 25 Gaussians that rate never applied (every chain restarts unless
-# --langevin-restart is given), so nothing is pinned there.
+# --langevin-restart is given), so nothing is pinned there. On those two,
+# instead, recipes that predate their default 5 jump rounds pin 0 rounds (the
+# spirals' default is 0, so nothing is pinned on them).
 flags_of() {  # recipe dataset
-  local restart05="--langevin-restart 0.05"
-  case "${2-}" in eight-gaussians | twenty-five-gaussians) restart05="" ;; esac
+  local restart05="--langevin-restart 0.05" jumps0=""
+  case "${2-}" in eight-gaussians | twenty-five-gaussians) restart05="" jumps0="--langevin-jumps 0" ;; esac
   case "$1" in
     paper) echo "$paper_flags" ;;
     entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 0 --energy-average 0" ;;
     entropy_neighbours) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 10 --energy-average 0" ;;
     batchnorm_entropy) echo "$paper_flags --batchnorm-entropy 1" ;;
     fourier) echo "--entropy 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0" ;;
-    langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --langevin-restart 1 --energy-average 0" ;;
-    persistent) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0${restart05:+ $restart05}" ;;  # langevin with persistent chains
+    langevin) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --langevin-restart 1 --energy-average 0${jumps0:+ $jumps0}" ;;
+    persistent) echo "--fourier-scale 0 --entropy 0 --energy-penalty 0 --energy-lr 0.01 --energy-average 0${restart05:+ $restart05}${jumps0:+ $jumps0}" ;;  # langevin with persistent chains
     gradient_penalty) echo "$paper_flags --gradient-penalty 0.1" ;;
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001 --energy-average 0" ;;
     default) echo "" ;;
-    restart05) echo "$restart05" ;;  # 5% of the chains restart (the earlier default)
+    restart05) echo "$restart05$jumps0" ;;  # 5% of the chains restart (the earlier default)
     jumps) echo "--langevin-jumps 1" ;;  # the default with a round of jumps between chains per step
-    jumps5) echo "--langevin-jumps 5" ;;  # five rounds (the README's mixture rows; not in the default list)
-    no_average) echo "--energy-average 0${restart05:+ $restart05}" ;;  # restart05 at the last parameters, not their average
-    cooperative) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-average 0" ;;  # the default before persistent chains
-    restart20) echo "--langevin-restart 0.2 --entropy-neighbours 0 --energy-average 0" ;;  # the README's 20% restarts on the mixtures
-    no_energy_penalty) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-penalty 0 --energy-average 0" ;;  # cooperative without the penalty
-    default_kernel) echo "--entropy-neighbours 0 --energy-average 0${restart05:+ $restart05}" ;;  # the kernel's weights (the earlier default)
-    default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1 --energy-average 0${restart05:+ $restart05}" ;;  # the extended paper's entropy
+    jumps5) echo "--langevin-jumps 5" ;;  # five rounds (the mixtures' default; not in the default list)
+    no_jumps) echo "--langevin-jumps 0" ;;  # the mixtures' default before their 5 jump rounds (not in the default list)
+    no_average) echo "--energy-average 0${restart05:+ $restart05}${jumps0:+ $jumps0}" ;;  # restart05 at the last parameters, not their average
+    cooperative) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-average 0${jumps0:+ $jumps0}" ;;  # the default before persistent chains
+    restart20) echo "--langevin-restart 0.2 --entropy-neighbours 0 --energy-average 0${jumps0:+ $jumps0}" ;;  # the README's 20% restarts on the mixtures
+    no_energy_penalty) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-penalty 0 --energy-average 0${jumps0:+ $jumps0}" ;;  # cooperative without the penalty
+    default_kernel) echo "--entropy-neighbours 0 --energy-average 0${restart05:+ $restart05}${jumps0:+ $jumps0}" ;;  # the kernel's weights (the earlier default)
+    default_batchnorm) echo "--entropy 0 --batchnorm-entropy 1 --energy-average 0${restart05:+ $restart05}${jumps0:+ $jumps0}" ;;  # the extended paper's entropy
     # The previous default's entropy variants (the README's entropy tables;
     # not in the default list: RECIPES="cooperative_neighbours ...").
-    cooperative_neighbours) echo "--langevin-restart 1 --entropy-neighbours 10 --energy-average 0" ;;
-    cooperative_batchnorm) echo "--langevin-restart 1 --entropy 0 --batchnorm-entropy 1 --energy-average 0" ;;
+    cooperative_neighbours) echo "--langevin-restart 1 --entropy-neighbours 10 --energy-average 0${jumps0:+ $jumps0}" ;;
+    cooperative_batchnorm) echo "--langevin-restart 1 --entropy 0 --batchnorm-entropy 1 --energy-average 0${jumps0:+ $jumps0}" ;;
     *) echo "error: unknown recipe '$1'" >&2; exit 2 ;;
   esac
 }

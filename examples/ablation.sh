@@ -40,7 +40,8 @@ paper_flags="--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-penalty 0
 # spirals' default is 0, so nothing is pinned on them).
 flags_of() {  # recipe dataset
   local restart05="--langevin-restart 0.05" jumps0=""
-  case "${2-}" in eight-gaussians | twenty-five-gaussians) restart05="" jumps0="--langevin-jumps 0" ;; esac
+  local dataset=${2-}
+  case "${dataset//_/-}" in eight-gaussians | twenty-five-gaussians) restart05="" jumps0="--langevin-jumps 0" ;; esac
   case "$1" in
     paper) echo "$paper_flags" ;;
     entropy) echo "--fourier-scale 0 --langevin-steps 0 --energy-penalty 0 --energy-lr 0.01 --entropy-neighbours 0 --energy-average 0" ;;
@@ -52,7 +53,7 @@ flags_of() {  # recipe dataset
     gradient_penalty) echo "$paper_flags --gradient-penalty 0.1" ;;
     energy_penalty) echo "--fourier-scale 0 --entropy 0 --langevin-steps 0 --energy-lr 0.01 --energy-penalty 0.001 --energy-average 0" ;;
     default) echo "" ;;
-    restart05) echo "$restart05$jumps0" ;;  # 5% of the chains restart (the earlier default)
+    restart05) echo "$restart05${jumps0:+ $jumps0}" ;;  # 5% of the chains restart (the earlier default)
     jumps) echo "--langevin-jumps 1" ;;  # the default with a round of jumps between chains per step
     jumps5) echo "--langevin-jumps 5" ;;  # five rounds (the mixtures' default; not in the default list)
     no_jumps) echo "--langevin-jumps 0" ;;  # the mixtures' default before their 5 jump rounds (not in the default list)

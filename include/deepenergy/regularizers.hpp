@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numbers>
 #include <type_traits>
@@ -11,6 +12,7 @@
 
 #include "deepenergy/batch_norm.hpp"
 #include "deepenergy/math.hpp"
+#include "deepenergy/rng.hpp"
 #include "deepenergy/trainer.hpp"
 #include "deepenergy/types.hpp"
 
@@ -258,6 +260,159 @@ class BatchNormEntropy {
 
  private:
   double lambda_;
+};
+
+/// Mutual-information entropy (Kumar et al. 2019, "Maximum entropy generators
+/// for energy-based models", MEG). For X = G(Z) + noise, I(X; Z) = H(X) - H(noise),
+/// so raising the mutual information between G's samples and their latents
+/// raises G's entropy. It is estimated with a small statistics network
+/// T(x, z) (one ReLU hidden layer) and the Jensen-Shannon bound of Hjelm et al.
+/// 2019 (Deep InfoMax), which MEG uses:
+///   I ~ mean_i [-softplus(-T(x_i, z_i))] - mean_i [softplus(T(x_i, z_{i+1}))],
+/// the second pairs each sample with the next sample's latent (a sample from
+/// the product of the marginals; the batch's latents are independent). The
+/// estimate lies in [-2 log 2, 0]: -2 log 2 when T cannot tell the pairs from
+/// the shuffled ones. Each generator_term call first takes one AdaGrad step of
+/// T's parameters up the bound on the batch, then adds -lambda dI/dx_i to
+/// grad_x and returns -lambda I.
+///
+/// Contract: the generator passed to generator_term provides latents(), the z
+/// of the x it is called with (Generator does, DeepEnergyGAN calls it so). T's
+/// parameters are this object's state: DeepEnergyGAN's checkpoints do not
+/// hold them, so a resumed run starts a fresh T (initialised from `seed`).
+template <class S = float>
+class MutualInformationEntropy {
+ public:
+  explicit MutualInformationEntropy(double lambda = 1.0, Index hidden = 64,
+                                    double learning_rate = 0.01, std::uint64_t seed = 1)
+      : lambda_(lambda), hidden_(hidden), learning_rate_(learning_rate), seed_(seed) {
+    if (!(lambda >= 0.0) || !std::isfinite(lambda))
+      throw Error("MutualInformationEntropy: lambda = " + std::to_string(lambda) +
+                  ", expected a non-negative finite number");
+    if (hidden < 1)
+      throw Error("MutualInformationEntropy: hidden = " + std::to_string(hidden) +
+                  ", expected at least 1 unit");
+    if (!(learning_rate >= 0.0) || !std::isfinite(learning_rate))
+      throw Error("MutualInformationEntropy: learning_rate = " + std::to_string(learning_rate) +
+                  ", expected a non-negative finite number (0 = T is not trained)");
+  }
+
+  double lambda() const { return lambda_; }
+
+  template <class Gen>
+  double generator_term(Gen& generator, const Matrix<S>& x, Matrix<S>& grad_x) {
+    if (lambda_ == 0.0 || x.cols() < 2) return 0.0;
+    const Matrix<S>& z = generator.latents();
+    train_step(x, z);
+    const double mi = estimate(x, z, &gx_);
+    grad_x -= S(lambda_) * gx_;
+    return -lambda_ * mi;
+  }
+
+  /// One AdaGrad step of T's parameters up the bound on (x, z); T is
+  /// initialised on the first call (its input size is x's rows plus z's).
+  void train_step(const Matrix<S>& x, const Matrix<S>& z) {
+    check(x, z);
+    if (learning_rate_ == 0.0 || x.cols() < 2) return;
+    evaluate(x, z, nullptr, true);
+    const auto step = [this](Matrix<S>& p, Matrix<S>& acc, const Matrix<S>& g) {
+      acc.array() += g.array().square();
+      p.array() += S(learning_rate_) * g.array() / (acc.array().sqrt() + S(1e-8));
+    };
+    step(w1_, acc_w1_, g_w1_);
+    step(b1_, acc_b1_, g_b1_);
+    step(w2_, acc_w2_, g_w2_);
+    step(b2_, acc_b2_, g_b2_);
+  }
+
+  /// The bound I for (x, z) at T's current parameters (T unchanged); with
+  /// grad_x, also dI/dx (same shape as x).
+  double estimate(const Matrix<S>& x, const Matrix<S>& z, Matrix<S>* grad_x = nullptr) {
+    check(x, z);
+    if (x.cols() < 2) {
+      if (grad_x) grad_x->setZero(x.rows(), x.cols());
+      return 0.0;
+    }
+    return evaluate(x, z, grad_x, false);
+  }
+
+ private:
+  void check(const Matrix<S>& x, const Matrix<S>& z) {
+    if (z.cols() != x.cols())
+      throw Error("MutualInformationEntropy: " + std::to_string(x.cols()) + " samples but " +
+                  std::to_string(z.cols()) +
+                  " latents; the generator's latents() must be the z of the samples");
+    const Index in = x.rows() + z.rows();
+    if (w1_.size() == 0) {
+      Rng rng(seed_);
+      w1_.resize(hidden_, in);
+      for (Index k = 0; k < w1_.size(); ++k) w1_(k) = S(rng.normal() * std::sqrt(2.0 / double(in)));
+      w2_.resize(hidden_, 1);
+      for (Index k = 0; k < hidden_; ++k) w2_(k) = S(rng.normal() / std::sqrt(double(hidden_)));
+      b1_.setZero(hidden_, 1);
+      b2_.setZero(1, 1);
+      acc_w1_.setZero(hidden_, in);
+      acc_b1_.setZero(hidden_, 1);
+      acc_w2_.setZero(hidden_, 1);
+      acc_b2_.setZero(1, 1);
+    } else if (w1_.cols() != in) {
+      throw Error("MutualInformationEntropy: samples of " + std::to_string(x.rows()) +
+                  " and latents of " + std::to_string(z.rows()) +
+                  " dimensions, but T was built for " + std::to_string(w1_.cols()) +
+                  " inputs in all");
+    }
+  }
+
+  // Forward through T on the joint pairs and the shifted ones; backward of
+  // the bound into T's parameter grads (params) or into x (grad_x).
+  double evaluate(const Matrix<S>& x, const Matrix<S>& z, Matrix<S>* grad_x, bool params) {
+    const Index B = x.cols(), dx = x.rows(), dz = z.rows();
+    u_.resize(dx + dz, 2 * B);
+    u_.topLeftCorner(dx, B) = x;
+    u_.topRightCorner(dx, B) = x;
+    u_.bottomLeftCorner(dz, B) = z;
+    u_.block(dx, B, dz, B - 1) = z.rightCols(B - 1);  // x_i with z_{i+1}
+    u_.bottomRightCorner(dz, 1) = z.leftCols(1);      // and the last with z_0
+    a_.noalias() = w1_ * u_;
+    a_.colwise() += b1_.col(0);
+    h_ = a_.cwiseMax(S(0));
+    t_.noalias() = w2_.transpose() * h_;
+    double mi = 0.0;
+    g_t_.resize(1, 2 * B);
+    for (Index i = 0; i < 2 * B; ++i) {
+      const double t = double(t_(0, i)) + double(b2_(0, 0));
+      if (i < B) {  // joint: -softplus(-t), d/dt = sigmoid(-t)
+        mi -= math::softplus(-t);
+        g_t_(0, i) = S(1.0 / (1.0 + std::exp(t)) / double(B));
+      } else {  // shifted: -softplus(t), d/dt = -sigmoid(t)
+        mi -= math::softplus(t);
+        g_t_(0, i) = S(-1.0 / (1.0 + std::exp(-t)) / double(B));
+      }
+    }
+    mi /= double(B);
+    g_a_.noalias() = w2_ * g_t_;
+    g_a_.array() *= (a_.array() > S(0)).template cast<S>();
+    if (params) {
+      g_w1_.noalias() = g_a_ * u_.transpose();
+      g_b1_ = g_a_.rowwise().sum();
+      g_w2_.noalias() = h_ * g_t_.transpose();
+      g_b2_.setConstant(1, 1, g_t_.sum());
+    }
+    if (grad_x) {
+      g_u_.noalias() = w1_.leftCols(dx).transpose() * g_a_;
+      *grad_x = g_u_.leftCols(B) + g_u_.rightCols(B);
+    }
+    return mi;
+  }
+
+  double lambda_;
+  Index hidden_;
+  double learning_rate_;
+  std::uint64_t seed_;
+  // T's parameters, AdaGrad's accumulators, their grads, and workspaces.
+  Matrix<S> w1_, b1_, w2_, b2_, acc_w1_, acc_b1_, acc_w2_, acc_b2_;
+  Matrix<S> g_w1_, g_b1_, g_w2_, g_b2_;
+  Matrix<S> u_, a_, h_, t_, g_t_, g_a_, g_u_, gx_;
 };
 
 }  // namespace deepenergy

@@ -6,6 +6,7 @@
 #include <deepenergy/batch_norm.hpp>
 #include <deepenergy/deepenergy.hpp>
 #include <numbers>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -209,6 +210,33 @@ TEST_CASE("MutualInformationEntropy: gradient, training and contract") {
         const double num = (mi.estimate(xp, z) - mi.estimate(xm, z)) / (2 * h);
         worst = std::max(worst, std::abs(num - g(i, j)) / std::max(1e-3, std::abs(num)));
       }
+    CHECK(worst < 1e-5);
+  }
+  SUBCASE("T's parameter gradient matches central differences (double precision)") {
+    MutualInformationEntropy<double> mi(1.0, 8, 0.05, 3);
+    const Matrix<double> x = random_batch(2, 7, 4), z = random_batch(3, 7, 5);
+    for (int k = 0; k < 5; ++k) mi.train_step(x, z);
+    mi.statistics_gradient(x, z);
+    std::vector<std::string> names;
+    double worst = 0.0;
+    const double h = 1e-6;
+    mi.for_each_parameter([&](Parameter<double>& p) {
+      names.push_back(p.name);
+      const Matrix<double> analytic = p.grad;  // d(-I)/dtheta
+      for (Index k = 0; k < p.value.size(); ++k) {
+        const double v = p.value(k);
+        p.value(k) = v + h;
+        const double up = mi.estimate(x, z);
+        p.value(k) = v - h;
+        const double down = mi.estimate(x, z);
+        p.value(k) = v;
+        const double num = -(up - down) / (2 * h);
+        worst = std::max(worst, std::abs(num - analytic(k)) / std::max(1e-3, std::abs(num)));
+      }
+    });
+    CHECK(names ==
+          std::vector<std::string>{"MutualInformationEntropy.W1", "MutualInformationEntropy.b1",
+                                   "MutualInformationEntropy.w2", "MutualInformationEntropy.b2"});
     CHECK(worst < 1e-5);
   }
   SUBCASE("generator_term adds -lambda dI/dx and returns -lambda I, after training T") {

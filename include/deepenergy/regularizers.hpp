@@ -3,15 +3,18 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include "deepenergy/batch_norm.hpp"
 #include "deepenergy/math.hpp"
+#include "deepenergy/optimizers.hpp"
 #include "deepenergy/rng.hpp"
 #include "deepenergy/trainer.hpp"
 #include "deepenergy/types.hpp"
@@ -285,7 +288,7 @@ class MutualInformationEntropy {
  public:
   explicit MutualInformationEntropy(double lambda = 1.0, Index hidden = 64,
                                     double learning_rate = 0.01, std::uint64_t seed = 1)
-      : lambda_(lambda), hidden_(hidden), learning_rate_(learning_rate), seed_(seed) {
+      : lambda_(lambda), hidden_(hidden), seed_(seed) {
     if (!(lambda >= 0.0) || !std::isfinite(lambda))
       throw Error("MutualInformationEntropy: lambda = " + std::to_string(lambda) +
                   ", expected a non-negative finite number");
@@ -295,6 +298,7 @@ class MutualInformationEntropy {
     if (!(learning_rate >= 0.0) || !std::isfinite(learning_rate))
       throw Error("MutualInformationEntropy: learning_rate = " + std::to_string(learning_rate) +
                   ", expected a non-negative finite number (0 = T is not trained)");
+    optimizer_.learning_rate = learning_rate;
   }
 
   double lambda() const { return lambda_; }
@@ -309,24 +313,16 @@ class MutualInformationEntropy {
     return -lambda_ * mi;
   }
 
-  /// One AdaGrad step of T's parameters up the bound on (x, z); T is
-  /// initialised on the first call (its input size is x's rows plus z's).
+  /// One AdaGrad step of T's parameters up the bound on (x, z).
   void train_step(const Matrix<S>& x, const Matrix<S>& z) {
-    check(x, z);
-    if (learning_rate_ == 0.0 || x.cols() < 2) return;
-    evaluate(x, z, nullptr, true);
-    const auto step = [this](Matrix<S>& p, Matrix<S>& acc, const Matrix<S>& g) {
-      acc.array() += g.array().square();
-      p.array() += S(learning_rate_) * g.array() / (acc.array().sqrt() + S(1e-8));
-    };
-    step(w1_, acc_w1_, g_w1_);
-    step(b1_, acc_b1_, g_b1_);
-    step(w2_, acc_w2_, g_w2_);
-    step(b2_, acc_b2_, g_b2_);
+    if (optimizer_.learning_rate == 0.0 || x.cols() < 2) return;
+    statistics_gradient(x, z);
+    for (auto& p : t_params_) optimizer_.update(p);
   }
 
   /// The bound I for (x, z) at T's current parameters (T unchanged); with
-  /// grad_x, also dI/dx (same shape as x).
+  /// grad_x, also dI/dx (same shape as x). T is built on the first call that
+  /// needs it, for x's rows plus z's as its input.
   double estimate(const Matrix<S>& x, const Matrix<S>& z, Matrix<S>* grad_x = nullptr) {
     check(x, z);
     if (x.cols() < 2) {
@@ -336,35 +332,63 @@ class MutualInformationEntropy {
     return evaluate(x, z, grad_x, false);
   }
 
+  /// Sets each of T's parameter grads to d(-I)/dtheta on (x, z), the loss T
+  /// descends, and returns I.
+  double statistics_gradient(const Matrix<S>& x, const Matrix<S>& z) {
+    check(x, z);
+    if (x.cols() < 2) {
+      for (auto& p : t_params_) p.grad.setZero(p.value.rows(), p.value.cols());
+      return 0.0;
+    }
+    return evaluate(x, z, nullptr, true);
+  }
+
+  /// T's parameters ("MutualInformationEntropy.W1", ".b1", ".w2", ".b2"),
+  /// empty before T is built.
+  template <class F>
+  void for_each_parameter(F&& f) {
+    if (built())
+      for (auto& p : t_params_) f(p);
+  }
+
  private:
+  bool built() const { return t_params_[0].value.size() > 0; }
+
   void check(const Matrix<S>& x, const Matrix<S>& z) {
     if (z.cols() != x.cols())
       throw Error("MutualInformationEntropy: " + std::to_string(x.cols()) + " samples but " +
                   std::to_string(z.cols()) +
                   " latents; the generator's latents() must be the z of the samples");
     const Index in = x.rows() + z.rows();
-    if (w1_.size() == 0) {
+    if (!built()) {
       Rng rng(seed_);
-      w1_.resize(hidden_, in);
-      for (Index k = 0; k < w1_.size(); ++k) w1_(k) = S(rng.normal() * std::sqrt(2.0 / double(in)));
-      w2_.resize(hidden_, 1);
-      for (Index k = 0; k < hidden_; ++k) w2_(k) = S(rng.normal() / std::sqrt(double(hidden_)));
-      b1_.setZero(hidden_, 1);
-      b2_.setZero(1, 1);
-      acc_w1_.setZero(hidden_, in);
-      acc_b1_.setZero(hidden_, 1);
-      acc_w2_.setZero(hidden_, 1);
-      acc_b2_.setZero(1, 1);
-    } else if (w1_.cols() != in) {
+      const char* names[] = {"W1", "b1", "w2", "b2"};
+      const Index rows[] = {hidden_, hidden_, hidden_, 1}, cols[] = {in, 1, 1, 1};
+      for (std::size_t k = 0; k < 4; ++k) {
+        auto& p = t_params_[k];
+        p.name = std::string("MutualInformationEntropy.") + names[k];
+        p.value.setZero(rows[k], cols[k]);
+        p.grad.setZero(rows[k], cols[k]);
+      }
+      // He initialisation for the ReLU layer, 1/sqrt(fan-in) for the output.
+      for (Index k = 0; k < w1().size(); ++k)
+        w1()(k) = S(rng.normal() * std::sqrt(2.0 / double(in)));
+      for (Index k = 0; k < hidden_; ++k) w2()(k) = S(rng.normal() / std::sqrt(double(hidden_)));
+    } else if (w1().cols() != in) {
       throw Error("MutualInformationEntropy: samples of " + std::to_string(x.rows()) +
                   " and latents of " + std::to_string(z.rows()) +
-                  " dimensions, but T was built for " + std::to_string(w1_.cols()) +
+                  " dimensions, but T was built for " + std::to_string(w1().cols()) +
                   " inputs in all");
     }
   }
 
+  Matrix<S>& w1() { return t_params_[0].value; }
+  Matrix<S>& b1() { return t_params_[1].value; }
+  Matrix<S>& w2() { return t_params_[2].value; }
+  Matrix<S>& b2() { return t_params_[3].value; }
+
   // Forward through T on the joint pairs and the shifted ones; backward of
-  // the bound into T's parameter grads (params) or into x (grad_x).
+  // the bound into T's parameter grads (as -dI/dtheta) or into x (dI/dx).
   double evaluate(const Matrix<S>& x, const Matrix<S>& z, Matrix<S>* grad_x, bool params) {
     const Index B = x.cols(), dx = x.rows(), dz = z.rows();
     u_.resize(dx + dz, 2 * B);
@@ -373,14 +397,14 @@ class MutualInformationEntropy {
     u_.bottomLeftCorner(dz, B) = z;
     u_.block(dx, B, dz, B - 1) = z.rightCols(B - 1);  // x_i with z_{i+1}
     u_.bottomRightCorner(dz, 1) = z.leftCols(1);      // and the last with z_0
-    a_.noalias() = w1_ * u_;
-    a_.colwise() += b1_.col(0);
+    a_.noalias() = w1() * u_;
+    a_.colwise() += b1().col(0);
     h_ = a_.cwiseMax(S(0));
-    t_.noalias() = w2_.transpose() * h_;
+    t_.noalias() = w2().transpose() * h_;
     double mi = 0.0;
     g_t_.resize(1, 2 * B);
     for (Index i = 0; i < 2 * B; ++i) {
-      const double t = double(t_(0, i)) + double(b2_(0, 0));
+      const double t = double(t_(0, i)) + double(b2()(0, 0));
       if (i < B) {  // joint: -softplus(-t), d/dt = sigmoid(-t)
         mi -= math::softplus(-t);
         g_t_(0, i) = S(1.0 / (1.0 + std::exp(t)) / double(B));
@@ -390,16 +414,16 @@ class MutualInformationEntropy {
       }
     }
     mi /= double(B);
-    g_a_.noalias() = w2_ * g_t_;
+    g_a_.noalias() = w2() * g_t_;
     g_a_.array() *= (a_.array() > S(0)).template cast<S>();
     if (params) {
-      g_w1_.noalias() = g_a_ * u_.transpose();
-      g_b1_ = g_a_.rowwise().sum();
-      g_w2_.noalias() = h_ * g_t_.transpose();
-      g_b2_.setConstant(1, 1, g_t_.sum());
+      t_params_[0].grad.noalias() = -g_a_ * u_.transpose();
+      t_params_[1].grad = -g_a_.rowwise().sum();
+      t_params_[2].grad.noalias() = -h_ * g_t_.transpose();
+      t_params_[3].grad.setConstant(1, 1, -g_t_.sum());
     }
     if (grad_x) {
-      g_u_.noalias() = w1_.leftCols(dx).transpose() * g_a_;
+      g_u_.noalias() = w1().leftCols(dx).transpose() * g_a_;
       *grad_x = g_u_.leftCols(B) + g_u_.rightCols(B);
     }
     return mi;
@@ -407,11 +431,10 @@ class MutualInformationEntropy {
 
   double lambda_;
   Index hidden_;
-  double learning_rate_;
   std::uint64_t seed_;
-  // T's parameters, AdaGrad's accumulators, their grads, and workspaces.
-  Matrix<S> w1_, b1_, w2_, b2_, acc_w1_, acc_b1_, acc_w2_, acc_b2_;
-  Matrix<S> g_w1_, g_b1_, g_w2_, g_b2_;
+  AdaGrad optimizer_;
+  // T's parameters (W1, b1, w2, b2), and workspaces.
+  std::array<Parameter<S>, 4> t_params_;
   Matrix<S> u_, a_, h_, t_, g_t_, g_a_, g_u_, gx_;
 };
 

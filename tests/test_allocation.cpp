@@ -237,6 +237,11 @@ TEST_CASE("a steady-state train step with KernelEntropy allocates nothing") {
   check_no_allocation<KernelEntropy<float>>(1001, 2);
 }
 
+TEST_CASE("a steady-state train step with MutualInformationEntropy allocates nothing") {
+  check_no_allocation<MutualInformationEntropy<float>>(64);
+  check_no_allocation<MutualInformationEntropy<float>>(1001);
+}
+
 // KernelEntropy's k-nearest-neighbour form (10 neighbours).
 struct NeighbourEntropy : KernelEntropy<float> {
   NeighbourEntropy() : KernelEntropy<float>(1.0, 0.0, 10) {}

@@ -198,7 +198,6 @@ TEST_CASE("MutualInformationEntropy: gradient, training and contract") {
     const double value = mi.estimate(x, z, &g);
     REQUIRE(g.rows() == 2);
     REQUIRE(g.cols() == 9);
-    CHECK(value > -2.0 * std::log(2.0) - 1e-12);
     CHECK(value < 0.0);
     const double h = 1e-6;
     double worst = 0.0;
@@ -211,6 +210,40 @@ TEST_CASE("MutualInformationEntropy: gradient, training and contract") {
         worst = std::max(worst, std::abs(num - g(i, j)) / std::max(1e-3, std::abs(num)));
       }
     CHECK(worst < 1e-5);
+  }
+  SUBCASE("the bound by hand: x_i with z_i, and x_i with z_{(i+1) mod B}") {
+    for (const Index B : {2, 5}) {
+      MutualInformationEntropy<double> mi(1.0, 6, 0.05, 3);
+      const Matrix<double> x = random_batch(2, B, 4), z = random_batch(3, B, 5);
+      mi.train_step(x, z);  // biases away from zero
+      std::vector<Matrix<double>> p;
+      mi.for_each_parameter([&](Parameter<double>& q) { p.push_back(q.value); });
+      REQUIRE(p.size() == 4);
+      const auto T = [&](Index i, Index j) {
+        Vector<double> u(5);
+        u << x.col(i), z.col(j);
+        const Vector<double> h = (p[0] * u + p[1].col(0)).cwiseMax(0.0);
+        return double(p[2].col(0).dot(h)) + p[3](0, 0);
+      };
+      double expected = 0.0;
+      for (Index i = 0; i < B; ++i)
+        expected -= math::softplus(-T(i, i)) + math::softplus(T(i, (i + 1) % B));
+      CHECK(mi.estimate(x, z) == doctest::Approx(expected / double(B)).epsilon(1e-12));
+    }
+  }
+  SUBCASE("weight 0 changes nothing; learning rate 0 leaves T as it is") {
+    FixedLatents gen{random_batch(4, 9, 2)};
+    const Matrix<double> x = random_batch(2, 9, 1);
+    Matrix<double> grad_x = Matrix<double>::Ones(2, 9);
+    MutualInformationEntropy<double> off(0.0);
+    CHECK(off.generator_term(gen, x, grad_x) == 0.0);
+    CHECK(grad_x == Matrix<double>::Ones(2, 9));
+    MutualInformationEntropy<double> fixed(1.0, 8, 0.0, 3);
+    const double before = fixed.estimate(x, gen.z);
+    fixed.generator_term(gen, x, grad_x);
+    fixed.generator_term(gen, x, grad_x);
+    CHECK(fixed.estimate(x, gen.z) == before);
+    CHECK(grad_x != Matrix<double>::Ones(2, 9));
   }
   SUBCASE("T's parameter gradient matches central differences (double precision)") {
     MutualInformationEntropy<double> mi(1.0, 8, 0.05, 3);
@@ -436,5 +469,5 @@ TEST_CASE("MutualInformationEntropy in DeepEnergyGAN: G's samples spread wider t
   };
   const double with = spread(1.0), without = spread(0.0);
   MESSAGE("sqrt det cov of G's samples: " << with << " with the term, " << without << " without");
-  CHECK(with > 1.5 * without);
+  CHECK(with > 1.5 * without);  // 1.9 measured
 }

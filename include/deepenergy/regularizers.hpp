@@ -273,16 +273,21 @@ class BatchNormEntropy {
 /// 2019 (Deep InfoMax), which MEG uses:
 ///   I ~ mean_i [-softplus(-T(x_i, z_i))] - mean_i [softplus(T(x_i, z_{i+1}))],
 /// the second pairs each sample with the next sample's latent (a sample from
-/// the product of the marginals; the batch's latents are independent). The
-/// estimate lies in [-2 log 2, 0]: -2 log 2 when T cannot tell the pairs from
-/// the shuffled ones. Each generator_term call first takes one AdaGrad step of
-/// T's parameters up the bound on the batch, then adds -lambda dI/dx_i to
-/// grad_x and returns -lambda I.
+/// the product of the marginals; the batch's latents are independent). Its
+/// maximum over T lies in [-2 log 2, 0], -2 log 2 (a constant T) when x and z
+/// are independent; an untrained T can give less. Each generator_term call
+/// first takes one AdaGrad step of T's parameters up the bound on the batch,
+/// then adds -lambda dI/dx_i to grad_x and returns -lambda I. With
+/// learning_rate 0, G pushes against a fixed random T (for tests).
 ///
 /// Contract: the generator passed to generator_term provides latents(), the z
-/// of the x it is called with (Generator does, DeepEnergyGAN calls it so). T's
-/// parameters are this object's state: DeepEnergyGAN's checkpoints do not
-/// hold them, so a resumed run starts a fresh T (initialised from `seed`).
+/// of the x it is called with. Generator does, and DeepEnergyGAN keeps it so:
+/// a generator term turns off the generator's column blocks, so the update
+/// draws the whole batch with sample(). T's parameters and its AdaGrad state
+/// are this object's alone (`seed` initialises T, apart from the trainer's
+/// seed): DeepEnergyGAN's checkpoints and rollback snapshots do not hold
+/// them, so a resumed run starts from a fresh T, and a rollback keeps T as it
+/// is, at its own learning rate.
 template <class S = float>
 class MutualInformationEntropy {
  public:
@@ -303,8 +308,12 @@ class MutualInformationEntropy {
 
   double lambda() const { return lambda_; }
 
-  template <class Gen>
-  double generator_term(Gen& generator, const Matrix<S>& x, Matrix<S>& grad_x) {
+  template <class Gen, class T>
+  double generator_term(Gen& generator, const Matrix<T>& x, Matrix<T>& grad_x) {
+    // Matched on any scalar, so that a mismatch is an error, not a term the
+    // trainer silently never calls.
+    static_assert(std::is_same_v<T, S>,
+                  "MutualInformationEntropy<S>: S differs from the trainer's Scalar");
     if (lambda_ == 0.0 || x.cols() < 2) return 0.0;
     const Matrix<S>& z = generator.latents();
     train_step(x, z);
@@ -378,7 +387,7 @@ class MutualInformationEntropy {
       throw Error("MutualInformationEntropy: samples of " + std::to_string(x.rows()) +
                   " and latents of " + std::to_string(z.rows()) +
                   " dimensions, but T was built for " + std::to_string(w1().cols()) +
-                  " inputs in all");
+                  " inputs in all (samples and latents together)");
     }
   }
 
@@ -407,17 +416,24 @@ class MutualInformationEntropy {
       const double t = double(t_(0, i)) + double(b2()(0, 0));
       if (i < B) {  // joint: -softplus(-t), d/dt = sigmoid(-t)
         mi -= math::softplus(-t);
-        g_t_(0, i) = S(1.0 / (1.0 + std::exp(t)) / double(B));
+        g_t_(0, i) = S(math::sigmoid(-t) / double(B));
       } else {  // shifted: -softplus(t), d/dt = -sigmoid(t)
         mi -= math::softplus(t);
-        g_t_(0, i) = S(-1.0 / (1.0 + std::exp(-t)) / double(B));
+        g_t_(0, i) = S(-math::sigmoid(t) / double(B));
       }
     }
     mi /= double(B);
     g_a_.noalias() = w2() * g_t_;
     g_a_.array() *= (a_.array() > S(0)).template cast<S>();
     if (params) {
-      t_params_[0].grad.noalias() = -g_a_ * u_.transpose();
+      // In column chunks: over all 2B columns at once, Eigen's GEMM would
+      // put its blocking buffers on the heap (past its stack limit) each step.
+      const Index chunk = std::max<Index>(16, 8192 / hidden_);
+      t_params_[0].grad.setZero();
+      for (Index j = 0; j < 2 * B; j += chunk) {
+        const Index n = std::min(chunk, 2 * B - j);
+        t_params_[0].grad.noalias() -= g_a_.middleCols(j, n) * u_.middleCols(j, n).transpose();
+      }
       t_params_[1].grad = -g_a_.rowwise().sum();
       t_params_[2].grad.noalias() = -h_ * g_t_.transpose();
       t_params_[3].grad.setConstant(1, 1, -g_t_.sum());

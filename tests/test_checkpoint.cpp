@@ -62,19 +62,22 @@ struct TempFile {
   }
 };
 
-/// A checkpoint file (saved with no extras, chains or average) with its
+/// A checkpoint file (saved with no extras, chains, average or loss terms'
+/// parameters, so its tail is the fixed 48 bytes below) with its
 /// persistent chains' field replaced by `chains` (the bytes of a matrix, or
 /// "" for none), its energy average's by `average` (the bytes of a count and
-/// the matrices; by default none, a zero count from version 3 on) and its
+/// the matrices; by default none, a zero count from version 3 on), the loss
+/// terms' parameter count (0, from version 4 on) and its
 /// version set to `version`: the size and the checksum made right again.
 std::string with_chains(std::string bytes, const std::string& chains, char version,
                         std::optional<std::string> given_average = std::nullopt) {
   const std::string average =
       given_average ? *given_average : std::string(version >= 3 ? 8 : 0, '\0');
-  // The tail: step (8), chains (16 bytes when 0x0), average count (8), extras
-  // count (8), checksum (8).
-  std::string b =
-      bytes.substr(0, bytes.size() - 40) + chains + average + bytes.substr(bytes.size() - 16, 8);
+  // The tail: step (8), chains (16 bytes when 0x0), average count (8), loss
+  // terms' parameter count (8), extras count (8), checksum (8).
+  const std::string terms(version >= 4 ? 8 : 0, '\0');
+  std::string b = bytes.substr(0, bytes.size() - 48) + chains + average + terms +
+                  bytes.substr(bytes.size() - 16, 8);
   b[8] = version;
   const std::uint64_t total = b.size() + 8;
   for (int i = 0; i < 8; ++i) b[16 + std::size_t(i)] = static_cast<char>(total >> (8 * i));
@@ -245,6 +248,143 @@ TEST_CASE_TEMPLATE("the energy average is saved, and a resumed run continues it"
     std::vector<Matrix<S>> values;
     fresh.energy().for_each_parameter([&](auto& p) { values.push_back(p.value); });
     CHECK(same(fresh.energy_average(), values));
+  }
+}
+
+namespace {
+// A loss term with parameters of its own: MutualInformationEntropy's
+// statistics network T, built on its first use.
+using MiTrainer = DeepEnergyGAN<paper::Energy<double>, paper::Gen<double>, AdaGrad,
+                                KernelEntropy<double>, MutualInformationEntropy<double>>;
+MiTrainer make_mi(std::uint64_t seed, Index t_hidden = 8) {
+  paper::Config c;
+  c.hidden = 16;
+  TrainerOptions opt;
+  opt.seed = seed;
+  opt.batch_size = 32;
+  return MiTrainer(paper::make_energy<double>(c), paper::make_generator<double>(c), opt, AdaGrad{},
+                   KernelEntropy<double>(), MutualInformationEntropy<double>(1.0, t_hidden));
+}
+Snapshot<double> term_snapshot(MiTrainer& t) {
+  Snapshot<double> s;
+  t.for_each_term_parameter([&](Parameter<double>& p) {
+    s.values.push_back(p.value);
+    s.slots0.push_back(p.slot[0]);
+    s.slots1.push_back(p.slot[1]);
+    s.updates.push_back(p.updates);
+  });
+  return s;
+}
+}  // namespace
+
+TEST_CASE("loss terms' parameters are saved, and a resumed run continues them") {
+  TempFile file("terms.ckpt");
+  const Matrix<double> x = data<double>();
+  auto original = make_mi(5);
+  original.train(x, 10);
+  save_checkpoint(file.path, original);
+  CHECK(read_checkpoint_info<double>(file.path).description.find(
+            "; loss terms: MutualInformationEntropy.W1 8x6, MutualInformationEntropy.b1 8x1") !=
+        std::string::npos);
+  auto restored = make_mi(99);  // T not built yet: it takes the file's shapes
+  CHECK(term_snapshot(restored).values.at(0).size() == 0);
+  load_checkpoint(file.path, restored);
+  const auto a = term_snapshot(original);
+  const auto b = term_snapshot(restored);
+  REQUIRE(a.values.size() == 4);
+  CHECK(a.updates.at(0) == 10);
+  CHECK(same(a.values, b.values));
+  CHECK(same(a.slots0, b.slots0));
+  CHECK(a.updates == b.updates);
+  original.train(x, 5);
+  restored.train(x, 5);
+  CHECK(same(term_snapshot(restored).values, term_snapshot(original).values));
+  CHECK(same(snapshot(restored).values, snapshot(original).values));
+
+  SUBCASE("a fresh T instead gives another continuation (so the checks above can fail)") {
+    auto fresh = make_mi(99);
+    load_checkpoint(file.path, fresh);
+    fresh.for_each_term_parameter([](Parameter<double>& p) { p.value.resize(0, 0); });
+    fresh.train(x, 5);
+    CHECK_FALSE(same(snapshot(fresh).values, snapshot(original).values));
+  }
+  SUBCASE("a file without the term's parameters, or a T of another size, is refused") {
+    auto without = make<double>(16, 99);
+    CHECK(load_error(file.path, without) ==
+          file.path + ": the loss terms have 4 parameters in the file but 0 in the model");
+    auto built = make_mi(99, 4);
+    built.train(x, 1);  // T built with 4 hidden units
+    CHECK(load_error(file.path, built) ==
+          file.path +
+              ": parameter 0 (MutualInformationEntropy.W1) of the loss terms has shape 8x6 in "
+              "the file but 4x6 in the model");
+    auto unbuilt = make_mi(99, 4);  // takes the file's 8 units, then says so at its first use
+    load_checkpoint(file.path, unbuilt);
+    CHECK_THROWS_WITH_AS(unbuilt.train(x, 1),
+                         "MutualInformationEntropy.W1 is 8x6 but samples of 2 and latents of 4 "
+                         "dimensions with 4 hidden units need 4x6 (T keeps the shape it was "
+                         "first built with or restored to)",
+                         Error);
+    TempFile none("terms-none.ckpt");
+    save_checkpoint(none.path, without);  // format 4, no loss terms' parameters
+    auto with_t = make_mi(99);
+    CHECK(load_error(none.path, with_t) ==
+          none.path + ": the loss terms have 0 parameters in the file but 4 in the model");
+  }
+  SUBCASE("a renamed or truncated loss terms' section is named") {
+    TempFile bad("terms-bad.ckpt");
+    const std::string bytes = read_bytes(file.path);
+    std::string renamed = bytes;
+    const std::size_t at = renamed.rfind("MutualInformationEntropy.b1");  // not the description
+    REQUIRE(at != std::string::npos);
+    renamed[at + 25] = 'c';
+    renamed.resize(renamed.size() - 8);  // a new checksum, as if saved so
+    const std::uint64_t sum = checkpoint_detail::fnv1a64(renamed.data(), renamed.size());
+    for (int i = 0; i < 8; ++i) renamed.push_back(static_cast<char>(sum >> (8 * i)));
+    write_bytes(bad.path, renamed);
+    auto target = make_mi(99);
+    CHECK(load_error(bad.path, target) ==
+          bad.path +
+              ": parameter 1 of the loss terms is MutualInformationEntropy.c1 in the file but "
+              "MutualInformationEntropy.b1 in the model");
+    // Inside W1's value: after its name and its shape (two u64).
+    const std::size_t cut = bytes.rfind("MutualInformationEntropy.W1") + 27 + 16 + 10;
+    write_bytes(bad.path, bytes.substr(0, cut));
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": truncated at byte " + std::to_string(cut) +
+              " while reading the value of parameter 0 (MutualInformationEntropy.W1) of the "
+              "loss terms (a 8x6 matrix from byte " +
+              std::to_string(cut - 10) + "); the file is incomplete");
+    CHECK(term_snapshot(target).values.at(0).size() == 0);  // unchanged by the failed loads
+  }
+  SUBCASE("a file saved before T was built unbuilds a built T, as a fresh run has it") {
+    TempFile early("terms-early.ckpt");
+    auto start = make_mi(5);
+    save_checkpoint(early.path, start);  // T's four parameters, 0x0
+    auto trained = make_mi(99);
+    trained.train(x, 3);
+    REQUIRE(term_snapshot(trained).values.at(0).size() == 48);
+    load_checkpoint(early.path, trained);
+    CHECK(term_snapshot(trained).values.at(0).size() == 0);
+    start.train(x, 4);
+    trained.train(x, 4);
+    CHECK(same(term_snapshot(trained).values, term_snapshot(start).values));
+    CHECK(same(snapshot(trained).values, snapshot(start).values));
+  }
+  SUBCASE("a format 3 file, from before the loss terms' parameters, leaves T as it is") {
+    TempFile plain("terms-plain.ckpt");
+    TempFile v3("terms-v3.ckpt");
+    auto t = make<double>(16, 5);
+    t.train(x, 3);
+    save_checkpoint(plain.path, t);
+    write_bytes(v3.path, with_chains(read_bytes(plain.path), std::string(16, '\0'), 3));
+    auto mi = make_mi(7);
+    mi.train(x, 2);
+    const auto before = term_snapshot(mi);
+    const CheckpointInfo info = load_checkpoint(v3.path, mi);
+    CHECK(info.version == 3);
+    CHECK(same(term_snapshot(mi).values, before.values));
+    CHECK(same(snapshot(mi).values, snapshot(t).values));
   }
 }
 
@@ -445,13 +585,13 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
           std::string::npos);
   }
   SUBCASE("another format version") {
-    for (char version : {'\0', '\4'}) {
+    for (char version : {'\0', '\5'}) {
       std::string b = bytes;
       b[8] = version;
       write_bytes(bad.path, b);
       CHECK(load_error(bad.path, target) ==
             bad.path + ": checkpoint format version " + std::to_string(int(version)) +
-                " is not supported; this build reads versions 1 to 3");
+                " is not supported; this build reads versions 1 to 4");
     }
   }
   SUBCASE("persistent chains of points of another size") {

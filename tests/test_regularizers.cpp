@@ -325,9 +325,16 @@ TEST_CASE("MutualInformationEntropy: gradient, training and contract") {
             mi.estimate(x, random_batch(4, 8, 2));
           }).find("9 samples but 8 latents") != std::string::npos);
     mi.estimate(x, random_batch(4, 9, 2));
-    CHECK(test::message_of([&] {
-            mi.estimate(x, random_batch(3, 9, 2));
-          }).find("built for 6 inputs") != std::string::npos);
+    CHECK(test::message_of([&] { mi.estimate(x, random_batch(3, 9, 2)); })
+              .find("MutualInformationEntropy.W1 is 64x6 but samples of 2 and latents of 3 "
+                    "dimensions with 64 hidden units need 64x5") != std::string::npos);
+    // Restored values (a checkpoint's) of another shape are named the same way.
+    mi.for_each_parameter([](Parameter<double>& p) {
+      if (p.name.ends_with(".b1")) p.value.resize(3, 1);
+    });
+    CHECK(test::message_of([&] { mi.estimate(x, random_batch(4, 9, 2)); })
+              .find("MutualInformationEntropy.b1 is 3x1 but samples of 2 and latents of 4 "
+                    "dimensions with 64 hidden units need 64x1") != std::string::npos);
   }
 }
 

@@ -892,6 +892,70 @@ TEST_CASE("divergence: rollback restores the persistent chains and the average w
   CHECK(t.energy_average() == ref.energy_average());
 }
 
+TEST_CASE("divergence: rollback restores the loss terms' parameters with the rest") {
+  // MutualInformationEntropy's statistics network trains in every generator
+  // update: after the rollback from step 9 to step 5 it must be step 5's.
+  using MiTrainer = DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad, NanAt,
+                                  MutualInformationEntropy<float>>;
+  const auto make = [](std::vector<int> at) {
+    TrainerOptions opt;
+    opt.on_divergence = TrainerOptions::OnDivergence::rollback;
+    opt.snapshot_interval = 5;
+    paper::Config c;
+    c.hidden = 8;
+    return MiTrainer(paper::make_energy<float>(c), paper::make_generator<float>(c), opt, AdaGrad{},
+                     NanAt{std::move(at)}, MutualInformationEntropy<float>(1.0, 8));
+  };
+  const auto term_values = [](MiTrainer& t) {
+    std::vector<Matrix<float>> v;
+    t.for_each_term_parameter([&](Parameter<float>& p) { v.push_back(p.value); });
+    return v;
+  };
+  auto t = make({17});  // step 9
+  auto ref = make({});
+  const Matrix<float> data = gaussian_data<float>(100, 9);
+  t.train(data, 20);
+  REQUIRE(t.rollbacks() == 1);
+  ref.train(data, 5);
+  const std::vector<Matrix<float>> at5 = term_values(ref);
+  ref.rng()();
+  ref.energy_optimizer().learning_rate *= 0.5;
+  ref.generator_optimizer().learning_rate *= 0.5;
+  ref.train(data, 15);
+  REQUIRE(term_values(t).size() == 4);
+  CHECK(term_values(t) == term_values(ref));
+  CHECK(parameters_of(t.generator()) == parameters_of(ref.generator()));
+  CHECK(term_values(ref) != at5);  // T trained on: the check above can fail
+}
+
+TEST_CASE("a MutualInformationEntropy of weight 0 changes nothing") {
+  // The examples always compose the term (--mi-entropy 0 by default): at
+  // weight 0 training must be the same bits as without it, T never built.
+  using WithMi = DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad,
+                               KernelEntropy<float>, MutualInformationEntropy<float>>;
+  using Without =
+      DeepEnergyGAN<paper::Energy<float>, paper::Gen<float>, AdaGrad, KernelEntropy<float>>;
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 64;
+  const Matrix<float> data = gaussian_data<float>(200, 3);
+  for (double weight : {0.0, 1.0}) {
+    CAPTURE(weight);
+    WithMi a(paper::make_energy<float>(c), paper::make_generator<float>(c), opt, AdaGrad{},
+             KernelEntropy<float>(0.5), MutualInformationEntropy<float>(weight, 8));
+    Without b(paper::make_energy<float>(c), paper::make_generator<float>(c), opt, AdaGrad{},
+              KernelEntropy<float>(0.5));
+    a.train(data, 10);
+    b.train(data, 10);
+    std::size_t built = 0;
+    a.for_each_term_parameter([&](Parameter<float>& p) { built += p.value.size(); });
+    // Weight 1 is the control: the comparison can fail.
+    CHECK((parameters_of(a.generator()) == parameters_of(b.generator())) == (weight == 0.0));
+    CHECK((built == 0) == (weight == 0.0));
+  }
+}
+
 TEST_CASE("divergence: rollback gives up after max_rollbacks") {
   TrainerOptions opt;
   opt.on_divergence = TrainerOptions::OnDivergence::rollback;

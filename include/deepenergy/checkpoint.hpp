@@ -7,10 +7,11 @@
 //   deepenergy::save_checkpoint("model.ckpt", trainer, {{"mean", {0.1, 2.0}}});
 //   auto info = deepenergy::load_checkpoint("model.ckpt", trainer);  // throws Error
 //
-// File layout (format version 3; versions 1 and 2 are still read: 1 has no
-// chains, 1 and 2 no energy average). All integers are little-endian; float and
-// double values are stored as their IEEE-754 bit patterns, little-endian, so
-// a file means the same thing on every platform.
+// File layout (format version 4; versions 1 to 3 are still read: 1 has no
+// chains, 1 and 2 no energy average, 1 to 3 no loss terms' parameters). All
+// integers are little-endian; float and double values are stored as their
+// IEEE-754 bit patterns, little-endian, so a file means the same thing on
+// every platform.
 //
 //   magic          8 bytes  "DEEPENRG"
 //   version        u32      checkpoint_format_version
@@ -35,6 +36,9 @@
 //                           parameter count), then count matrices: the
 //                           average of the energy's parameter values
 //                           (TrainerOptions::energy_average)
+//   loss terms     (format 4 on) the parameters of the loss terms that have
+//                  some (DeepEnergyGAN::for_each_term_parameter), as a
+//                  network's: count u64, then per parameter as above
 //   extras         u64 count, then per entry: string key, u64 n, n x f64
 //   checksum       u64      FNV-1a 64 over every byte before it
 //
@@ -44,11 +48,12 @@
 // the scalar type, the recorded size against the real size (a short file is
 // reported with the byte offset and the field where it ends), the checksum,
 // then every network's parameter count, names and shapes against the
-// trainer, that the persistent chains are finite points of the energy's
-// input size, and finally that the energy average is finite and matches the
-// energy's parameters in count and shapes. Nothing in the trainer changes unless every check
-// passes. Every failure throws deepenergy::Error whose message starts with
-// the path.
+// trainer, the loss terms' parameters the same way (a 0x0 one, a term's not
+// built yet, on either side matches any shape), that the persistent chains
+// are finite points of the energy's input size, and finally that the energy
+// average is finite and matches the energy's parameters in count and shapes.
+// Nothing in the trainer changes unless every check passes. Every failure
+// throws deepenergy::Error whose message starts with the path.
 #pragma once
 
 #include <array>
@@ -74,9 +79,9 @@
 namespace deepenergy {
 
 inline constexpr char checkpoint_magic[8] = {'D', 'E', 'E', 'P', 'E', 'N', 'R', 'G'};
-inline constexpr std::uint32_t checkpoint_format_version = 3;
+inline constexpr std::uint32_t checkpoint_format_version = 4;
 /// The oldest format load_checkpoint still reads (1: no persistent chains;
-/// 1 and 2: no energy average).
+/// 1 and 2: no energy average; 1 to 3: no loss terms' parameters).
 inline constexpr std::uint32_t checkpoint_oldest_format_version = 1;
 
 /// Small named numeric values stored with a checkpoint (e.g. a Standardizer's
@@ -244,8 +249,9 @@ struct Contents {
   CheckpointInfo info;
   std::array<std::vector<StoredParameter<S>>, 2> nets;
   Rng::State rng;
-  Matrix<S> chains;                ///< 0x0 in format 1
-  std::vector<Matrix<S>> average;  ///< empty before format 3
+  Matrix<S> chains;                       ///< 0x0 in format 1
+  std::vector<Matrix<S>> average;         ///< empty before format 3
+  std::vector<StoredParameter<S>> terms;  ///< the loss terms'; empty before format 4
 };
 
 inline constexpr std::array<const char*, 2> network_names{"energy", "generator"};
@@ -272,6 +278,26 @@ inline std::string read_file(const std::string& path) {
   return buf;
 }
 
+/// Reads a parameter list (count, then each parameter) of `owner` ("energy
+/// network", "loss terms").
+template <class S>
+void read_parameters(Reader& r, const std::string& owner, std::vector<StoredParameter<S>>& out) {
+  const std::uint64_t count = r.u64("the parameter count of the " + owner);
+  out.clear();
+  for (std::uint64_t k = 0; k < count; ++k) {
+    StoredParameter<S> p;
+    const std::string which = "parameter " + std::to_string(k) + " of the " + owner;
+    p.name = r.str("the name of " + which);
+    const std::string named =
+        "parameter " + std::to_string(k) + " (" + p.name + ") of the " + owner;
+    p.value = r.template matrix<S>("the value of " + named);
+    p.slot[0] = r.template matrix<S>("optimiser slot 0 of " + named);
+    p.slot[1] = r.template matrix<S>("optimiser slot 1 of " + named);
+    p.updates = r.i64("the update count of " + named);
+    out.push_back(std::move(p));
+  }
+}
+
 /// Parses everything after the header up to `end`; returns where it stopped.
 template <class S>
 std::size_t parse_body(const std::string& path, const std::string& buf, std::size_t end,
@@ -285,20 +311,7 @@ std::size_t parse_body(const std::string& path, const std::string& buf, std::siz
     if (got != net)
       throw Error(path + ": network " + std::to_string(n) + " is called \"" + got +
                   "\" in the file; expected \"" + net + "\"; the file is damaged");
-    const std::uint64_t count = r.u64("the parameter count of the " + net + " network");
-    c.nets[n].clear();
-    for (std::uint64_t k = 0; k < count; ++k) {
-      StoredParameter<S> p;
-      const std::string which = "parameter " + std::to_string(k) + " of the " + net + " network";
-      p.name = r.str("the name of " + which);
-      const std::string named =
-          "parameter " + std::to_string(k) + " (" + p.name + ") of the " + net + " network";
-      p.value = r.template matrix<S>("the value of " + named);
-      p.slot[0] = r.template matrix<S>("optimiser slot 0 of " + named);
-      p.slot[1] = r.template matrix<S>("optimiser slot 1 of " + named);
-      p.updates = r.i64("the update count of " + named);
-      c.nets[n].push_back(std::move(p));
-    }
+    read_parameters(r, net + " network", c.nets[n]);
   }
   for (auto& w : c.rng.words) w = r.u64("the random number generator state");
   c.rng.has_spare = r.u8("the random number generator state") != 0;
@@ -315,6 +328,7 @@ std::size_t parse_body(const std::string& path, const std::string& buf, std::siz
       c.average.push_back(
           r.template matrix<S>("matrix " + std::to_string(k) + " of the energy average"));
   }
+  if (c.info.version >= 4) read_parameters(r, "loss terms", c.terms);
   const std::uint64_t extras = r.u64("the number of extras");
   for (std::uint64_t k = 0; k < extras; ++k) {
     const std::string key = r.str("the key of extra " + std::to_string(k));
@@ -384,25 +398,42 @@ Contents<S> parse(const std::string& path, const std::string& buf) {
   return c;
 }
 
+/// The loss terms' parameters of a trainer as one "network" (none for a
+/// trainer without for_each_term_parameter).
+template <class Trainer>
+struct TermParameters {
+  Trainer& trainer;
+  template <class F>
+  void for_each_parameter(F&& f) {
+    if constexpr (requires { trainer.for_each_term_parameter(f); })
+      trainer.for_each_term_parameter(f);
+  }
+};
+
 /// Throws unless the network's parameters match the stored ones in count,
-/// names and value shapes.
+/// names and value shapes. `which` names the owner ("energy network", "loss
+/// terms") and `has` its verb ("has", "have"). With `lazy` (a loss term's
+/// parameters, built on first use) a 0x0 on either side matches any shape:
+/// a model parameter not built yet takes the stored one, and a stored one
+/// saved before it was built unbuilds it, to be built again on next use.
 template <class Net, class S>
 void check_network(const std::string& path, Net& net, const std::vector<StoredParameter<S>>& stored,
-                   const std::string& which) {
+                   const std::string& which, const char* has = "has", bool lazy = false) {
   std::size_t count = 0;
   net.for_each_parameter([&](auto&) { ++count; });
   if (count != stored.size())
-    throw Error(path + ": the " + which + " network has " + std::to_string(stored.size()) +
+    throw Error(path + ": the " + which + " " + has + " " + std::to_string(stored.size()) +
                 " parameters in the file but " + std::to_string(count) + " in the model");
   std::size_t k = 0;
   net.for_each_parameter([&](auto& p) {
     const StoredParameter<S>& s = stored[k];
     const std::string id = "parameter " + std::to_string(k);
     if (s.name != p.name)
-      throw Error(path + ": " + id + " of the " + which + " network is " + s.name +
-                  " in the file but " + p.name + " in the model");
-    if (s.value.rows() != p.value.rows() || s.value.cols() != p.value.cols())
-      throw Error(path + ": " + id + " (" + p.name + ") of the " + which + " network has shape " +
+      throw Error(path + ": " + id + " of the " + which + " is " + s.name + " in the file but " +
+                  p.name + " in the model");
+    const bool unbuilt = lazy && (p.value.size() == 0 || s.value.size() == 0);
+    if (!unbuilt && (s.value.rows() != p.value.rows() || s.value.cols() != p.value.cols()))
+      throw Error(path + ": " + id + " (" + p.name + ") of the " + which + " has shape " +
                   std::to_string(s.value.rows()) + "x" + std::to_string(s.value.cols()) +
                   " in the file but " + std::to_string(p.value.rows()) + "x" +
                   std::to_string(p.value.cols()) + " in the model");
@@ -450,18 +481,29 @@ void restore_network(Net& net, std::vector<StoredParameter<S>>& stored) {
 }  // namespace checkpoint_detail
 
 /// A summary of the trainer's parameters: "energy: Dense.W 128x2, ...;
-/// generator: ...". The default description of save_checkpoint.
+/// generator: ..." and, where loss terms have parameters, "; loss terms: ...".
+/// The default description of save_checkpoint.
 template <class Trainer>
 std::string describe_parameters(Trainer& trainer) {
+  // A term's parameters are listed once built (0x0 before its first use).
+  std::string term_list;
+  checkpoint_detail::TermParameters<Trainer>{trainer}.for_each_parameter([&](auto& p) {
+    if (p.value.size() == 0) return;
+    if (!term_list.empty()) term_list += ", ";
+    term_list +=
+        p.name + " " + std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols());
+  });
   return "energy: " + checkpoint_detail::describe_network(trainer.energy()) +
-         "; generator: " + checkpoint_detail::describe_network(trainer.generator());
+         "; generator: " + checkpoint_detail::describe_network(trainer.generator()) +
+         (term_list.empty() ? std::string() : "; loss terms: " + term_list);
 }
 
 /// Saves the trainer's complete state (parameters with their optimiser slots
-/// and update counts, the Rng state, the step counter, the persistent negative
-/// chains and the energy average where the trainer has them; with the average
-/// swapped in, the values swapped out are saved as the parameters) and `extras` to path,
-/// atomically (see write_file_atomically). An empty description is replaced by
+/// and update counts, the loss terms' included, the Rng state, the step
+/// counter, the persistent negative chains and the energy average where the
+/// trainer has them; with the average swapped in, the values swapped out are
+/// saved as the parameters) and `extras` to path, atomically (see
+/// write_file_atomically). An empty description is replaced by
 /// describe_parameters(trainer). Throws Error when the file cannot be written.
 template <class Trainer>
 void save_checkpoint(const std::string& path, Trainer& trainer, const CheckpointExtras& extras = {},
@@ -478,10 +520,9 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
   w.u32(checkpoint_detail::scalar_tag<S>());
   w.u64(0);  // the file size, set by finish()
   w.str(description);
-  const auto write_net = [&w](auto& net, const char* name) {
+  const auto write_params = [&w](auto& net) {
     std::uint64_t count = 0;
     net.for_each_parameter([&](auto&) { ++count; });
-    w.str(name);
     w.u64(count);
     net.for_each_parameter([&](auto& p) {
       w.str(p.name);
@@ -491,8 +532,10 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
       w.i64(p.updates);
     });
   };
-  write_net(trainer.energy(), checkpoint_detail::network_names[0]);
-  write_net(trainer.generator(), checkpoint_detail::network_names[1]);
+  w.str(checkpoint_detail::network_names[0]);
+  write_params(trainer.energy());
+  w.str(checkpoint_detail::network_names[1]);
+  write_params(trainer.generator());
   const Rng::State rs = trainer.rng().state();
   for (std::uint64_t word : rs.words) w.u64(word);
   w.u8(rs.has_spare ? 1 : 0);
@@ -508,6 +551,8 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
   } else {
     w.u64(0);
   }
+  checkpoint_detail::TermParameters<Trainer> terms{trainer};
+  write_params(terms);
   w.u64(extras.size());
   for (const auto& [key, values] : extras) {
     w.str(key);
@@ -527,7 +572,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 }
 
 /// Restores a trainer saved by save_checkpoint: parameter values, optimiser
-/// slots and update counts, the Rng state, the step counter and the
+/// slots and update counts (the loss terms' too, from format 4 on; an older
+/// file leaves them as they are), the Rng state, the step counter and the
 /// persistent negative chains (none from a format 1 file: they restart from
 /// the generator; chains of another batch size, or in a trainer with
 /// langevin_restart = 1, are not used) and the energy average (none before
@@ -546,8 +592,11 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   using S = typename Trainer::Scalar;
   const std::string buf = checkpoint_detail::read_file(path);
   checkpoint_detail::Contents<S> c = checkpoint_detail::parse<S>(path, buf);
-  checkpoint_detail::check_network(path, trainer.energy(), c.nets[0], "energy");
-  checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator");
+  checkpoint_detail::check_network(path, trainer.energy(), c.nets[0], "energy network");
+  checkpoint_detail::check_network(path, trainer.generator(), c.nets[1], "generator network");
+  checkpoint_detail::TermParameters<Trainer> terms{trainer};
+  if (c.info.version >= 4)
+    checkpoint_detail::check_network(path, terms, c.terms, "loss terms", "have", /*lazy=*/true);
   checkpoint_detail::check_chains(path, trainer, c.chains);
   checkpoint_detail::check_average(path, trainer.energy(), c.average);
   if constexpr (averaging_trainer<Trainer>) {
@@ -555,6 +604,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Trainer& trainer) {
   }
   checkpoint_detail::restore_network(trainer.energy(), c.nets[0]);
   checkpoint_detail::restore_network(trainer.generator(), c.nets[1]);
+  if (c.info.version >= 4) checkpoint_detail::restore_network(terms, c.terms);
   trainer.rng().set_state(c.rng);
   trainer.set_step_count(c.info.step);
   if constexpr (requires { trainer.set_persistent_chains(c.chains); })

@@ -284,10 +284,9 @@ class BatchNormEntropy {
 /// of the x it is called with. Generator does, and DeepEnergyGAN keeps it so:
 /// a generator term turns off the generator's column blocks, so the update
 /// draws the whole batch with sample(). T's parameters and its AdaGrad state
-/// are this object's alone (`seed` initialises T, apart from the trainer's
-/// seed): DeepEnergyGAN's checkpoints and rollback snapshots do not hold
-/// them, so a resumed run starts from a fresh T, and a rollback keeps T as it
-/// is, at its own learning rate.
+/// (`seed` initialises T, apart from the trainer's seed) are visited by
+/// for_each_parameter, so DeepEnergyGAN's checkpoints (format 4 on) and
+/// rollback snapshots hold them; a rollback does not scale T's learning rate.
 template <class S = float>
 class MutualInformationEntropy {
  public:
@@ -353,11 +352,12 @@ class MutualInformationEntropy {
   }
 
   /// T's parameters ("MutualInformationEntropy.W1", ".b1", ".w2", ".b2"),
-  /// empty before T is built.
+  /// each 0x0 until T is built. Values restored into them (a checkpoint) are
+  /// checked against the samples, latents and hidden size at the next use.
   template <class F>
   void for_each_parameter(F&& f) {
-    if (built())
-      for (auto& p : t_params_) f(p);
+    name_parameters();
+    for (auto& p : t_params_) f(p);
   }
 
  private:
@@ -369,13 +369,12 @@ class MutualInformationEntropy {
                   std::to_string(z.cols()) +
                   " latents; the generator's latents() must be the z of the samples");
     const Index in = x.rows() + z.rows();
+    const Index rows[] = {hidden_, hidden_, hidden_, 1}, cols[] = {in, 1, 1, 1};
     if (!built()) {
       Rng rng(seed_);
-      const char* names[] = {"W1", "b1", "w2", "b2"};
-      const Index rows[] = {hidden_, hidden_, hidden_, 1}, cols[] = {in, 1, 1, 1};
+      name_parameters();
       for (std::size_t k = 0; k < 4; ++k) {
         auto& p = t_params_[k];
-        p.name = std::string("MutualInformationEntropy.") + names[k];
         p.value.setZero(rows[k], cols[k]);
         p.grad.setZero(rows[k], cols[k]);
       }
@@ -383,12 +382,29 @@ class MutualInformationEntropy {
       for (Index k = 0; k < w1().size(); ++k)
         w1()(k) = S(rng.normal() * std::sqrt(2.0 / double(in)));
       for (Index k = 0; k < hidden_; ++k) w2()(k) = S(rng.normal() / std::sqrt(double(hidden_)));
-    } else if (w1().cols() != in) {
-      throw Error("MutualInformationEntropy: samples of " + std::to_string(x.rows()) +
-                  " and latents of " + std::to_string(z.rows()) +
-                  " dimensions, but T was built for " + std::to_string(w1().cols()) +
-                  " inputs in all (samples and latents together)");
+    } else {
+      // T keeps the shape it was built with or restored to (a checkpoint):
+      // it must be the one these samples, latents and hidden units need.
+      for (std::size_t k = 0; k < 4; ++k) {
+        const auto& p = t_params_[k];
+        if (p.value.rows() != rows[k] || p.value.cols() != cols[k])
+          throw Error(p.name + " is " + std::to_string(p.value.rows()) + "x" +
+                      std::to_string(p.value.cols()) + " but samples of " +
+                      std::to_string(x.rows()) + " and latents of " + std::to_string(z.rows()) +
+                      " dimensions with " + std::to_string(hidden_) + " hidden units need " +
+                      std::to_string(rows[k]) + "x" + std::to_string(cols[k]) +
+                      " (T keeps the shape it was first built with or restored to)");
+        if (p.grad.rows() != rows[k] || p.grad.cols() != cols[k])
+          t_params_[k].grad.setZero(rows[k], cols[k]);
+      }
     }
+  }
+
+  void name_parameters() {
+    const char* names[] = {"W1", "b1", "w2", "b2"};
+    for (std::size_t k = 0; k < 4; ++k)
+      if (t_params_[k].name.empty())
+        t_params_[k].name = std::string("MutualInformationEntropy.") + names[k];
   }
 
   Matrix<S>& w1() { return t_params_[0].value; }

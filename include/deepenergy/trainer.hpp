@@ -240,6 +240,19 @@ enum class Phase { positive, negative };
 //       d(extra loss)/dx_j to column j of grad_x, and/or add gradients to the
 //       generator's parameters directly; return the extra loss's value.
 //
+//   template <class F> void for_each_parameter(F&& f);
+//       For a term with trainable state of its own (a statistics network,
+//       say): calls f(Parameter<S>&) for each of its parameters, always the
+//       same ones in the same order, with names that do not change (a
+//       checkpoint is matched by them). The trainer's checkpoints and
+//       rollback snapshots then hold them (value, optimiser slots, update
+//       count); the term itself computes, zeroes and applies their
+//       gradients, and a rollback does not scale their learning rate. A
+//       parameter may stay 0x0 until the term first runs; loading a
+//       checkpoint gives it the stored shape (or 0x0, from a file saved
+//       before), so a term that builds itself lazily must check a restored
+//       shape before using it.
+//
 // Hooks are detected, not required: a hook whose name or signature does not
 // match is silently not called, so test a new term (a gradient check of its
 // weights, or a unit test that its value moves the loss).
@@ -756,6 +769,15 @@ class DeepEnergyGAN {
   auto& loss_term() {
     return std::get<I>(terms_);
   }
+  /// Visits the trainable state of the loss terms that have some (a
+  /// for_each_parameter hook, see LossTerm), in the terms' order: saved in
+  /// checkpoints and rollback snapshots with the networks' parameters.
+  template <class F>
+  void for_each_term_parameter(F&& f) {
+    for_each_term([&](auto& term) {
+      if constexpr (requires { term.for_each_parameter(f); }) term.for_each_parameter(f);
+    });
+  }
 
  private:
   // Loss-term hooks that see the whole batch (LossTerm).
@@ -975,9 +997,11 @@ class DeepEnergyGAN {
   }
 
   // The last good state, for the rollback policy: parameter values and
-  // optimiser state (not names or work buffers), the random stream, the step,
+  // optimiser state (the networks' and the loss terms'; not names or work
+  // buffers), the random stream, the step,
   // the persistent chains and the energy's average. Refilled in place, so a
-  // snapshot allocates only the first time (restoring one taken before the
+  // snapshot allocates only when a shape changes: the first time, and when a
+  // loss term builds its parameters (restoring one taken before the
   // first update empties the chains and the average, which the next update
   // refills).
   struct Snapshot {
@@ -989,13 +1013,14 @@ class DeepEnergyGAN {
     std::vector<Matrix<S>> average;
   };
   template <class F>
-  void for_each_network_parameter(F&& f) {
+  void for_each_saved_parameter(F&& f) {
     energy_.for_each_parameter(f);
     generator_.for_each_parameter(f);
+    for_each_term_parameter(f);
   }
   void take_snapshot() {
     std::size_t i = 0;
-    for_each_network_parameter([&](auto& p) {
+    for_each_saved_parameter([&](auto& p) {
       if (snapshot_.value.size() <= i) {
         snapshot_.value.emplace_back();
         snapshot_.slot0.emplace_back();
@@ -1015,7 +1040,7 @@ class DeepEnergyGAN {
   }
   void restore_snapshot() {
     std::size_t i = 0;
-    for_each_network_parameter([&](auto& p) {
+    for_each_saved_parameter([&](auto& p) {
       p.value = snapshot_.value[i];
       p.slot[0] = snapshot_.slot0[i];
       p.slot[1] = snapshot_.slot1[i];

@@ -4,10 +4,12 @@
 //
 //   rewrite_checkpoint IN OUT [--version N] [--set KEY=V[,V...]]... [--erase KEY]...
 //
-// --version writes library format N (1 has no persistent chains and 1 and 2
-// no energy average: they are dropped); --set replaces or adds an extra;
-// --erase removes one. The file is parsed with the file checks of
-// load_checkpoint (not the model checks), so a damaged input is refused.
+// --version writes library format N (1 has no persistent chains, 1 and 2
+// no energy average, 1 to 3 no loss terms' parameters: they are dropped;
+// format 4 from an older file gets none); the description is kept as it is.
+// --set replaces or adds an extra; --erase removes one. The file is parsed
+// with the file checks of load_checkpoint (not the model checks), so a
+// damaged input is refused.
 #include <deepenergy/checkpoint.hpp>
 
 #include <cstdlib>
@@ -28,7 +30,7 @@ struct Edits {
 
 // The writer below repeats save_checkpoint's layout for every version up to
 // this one; a new version needs its fields here too.
-static_assert(checkpoint_format_version == 3, "rewrite_checkpoint: add the new format's fields");
+static_assert(checkpoint_format_version == 4, "rewrite_checkpoint: add the new format's fields");
 
 template <class S>
 std::string rewrite(const std::string& in, const Edits& edits) {
@@ -64,6 +66,16 @@ std::string rewrite(const std::string& in, const Edits& edits) {
   if (edits.version >= 3) {
     w.u64(c.average.size());
     for (const auto& a : c.average) w.matrix(a);
+  }
+  if (edits.version >= 4) {
+    w.u64(c.terms.size());
+    for (const auto& p : c.terms) {
+      w.str(p.name);
+      w.matrix(p.value);
+      w.matrix(p.slot[0]);
+      w.matrix(p.slot[1]);
+      w.i64(p.updates);
+    }
   }
   w.u64(c.info.extras.size());
   for (const auto& [key, values] : c.info.extras) {

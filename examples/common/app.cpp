@@ -43,13 +43,14 @@ namespace deepenergy::examples {
 namespace {
 
 using S = float;
-// Every model the examples train: the generator's entropy term, and the two
-// energy regularisers the ablation (README) switches on; a weight of 0 leaves
-// a term out of the computation. --batchnorm-entropy > 0 selects the extended
-// paper's generator (BatchNorm in it) and adds its entropy term.
+// Every model the examples train: the generator's entropy term, the two
+// energy regularisers the ablation (README) switches on and MEG's
+// mutual-information entropy; a weight of 0 leaves a term out of the
+// computation. --batchnorm-entropy > 0 selects the extended paper's generator
+// (BatchNorm in it) and adds its entropy term.
 template <class Energy, class Gen = paper::Gen<S>, class... More>
 using ModelOf = DeepEnergyGAN<Energy, Gen, AdaGrad, KernelEntropy<S>, GradientPenalty<S>,
-                              EnergyMagnitudePenalty, More...>;
+                              EnergyMagnitudePenalty, MutualInformationEntropy<S>, More...>;
 using FourierModel = ModelOf<paper::FourierEnergy<S>>;  // the default (--fourier-scale > 0)
 using PaperModel = ModelOf<paper::Energy<S>>;           // --fourier-scale 0
 using FourierBatchNormModel =
@@ -68,7 +69,7 @@ constexpr Index sample_count = 10000;      // samples.csv and the figure
 constexpr Index eval_sample_count = 2000;  // MMD and alignment KL
 constexpr Index oracle_mc = 100000;        // Monte Carlo points of the oracle entropy
 constexpr Index energy_grid_size = 200;    // energy_grid.csv and the heat map
-constexpr int app_format = 6;              // version of the examples' checkpoint extras
+constexpr int app_format = 7;              // version of the examples' checkpoint extras
 constexpr int app_format_oldest = 2;       // the oldest one this program still reads
 
 /// A command-line mistake: printed as "error: ..." with exit code 2.
@@ -95,7 +96,8 @@ enum Stream : std::uint64_t {
   test_stream,
   split_stream,
   sample_stream,
-  oracle_stream
+  oracle_stream,
+  mi_stream  // MutualInformationEntropy's statistics network's initial weights
 };
 
 // ---------------------------------------------------------------------------
@@ -114,6 +116,7 @@ struct Options {
   double entropy_bandwidth = 0.0;
   Index entropy_neighbours = 10;
   double batchnorm_entropy = 0.0;
+  double mi_entropy = 0.0;
   double fourier_scale = 2.0;
   Index langevin_steps = 10;
   double langevin_step_size = 0.05;
@@ -176,6 +179,8 @@ void validate(const Options& o, bool complete = false) {
   if (!(o.batchnorm_entropy >= 0.0) || !std::isfinite(o.batchnorm_entropy))
     throw UsageError("--batchnorm-entropy must be a finite number >= 0 (got " +
                      num(o.batchnorm_entropy) + ")");
+  if (!(o.mi_entropy >= 0.0) || !std::isfinite(o.mi_entropy))
+    throw UsageError("--mi-entropy must be a finite number >= 0 (got " + num(o.mi_entropy) + ")");
   if (!(o.fourier_scale >= 0.0) || !std::isfinite(o.fourier_scale))
     throw UsageError("--fourier-scale must be a finite number >= 0 (got " + num(o.fourier_scale) +
                      ")");
@@ -343,6 +348,11 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
     setting("--batchnorm-entropy", "batchnorm_entropy", o.batchnorm_entropy);
   else
     check("--batchnorm-entropy", o.batchnorm_entropy, 0.0, "0");
+  // Format 7 added MEG's mutual-information entropy; older models have none.
+  if (format >= 7)
+    setting("--mi-entropy", "mi_entropy", o.mi_entropy);
+  else
+    check("--mi-entropy", o.mi_entropy, 0.0, "0");
   setting("--fourier-scale", "fourier_scale", o.fourier_scale);
   setting("--langevin-steps", "langevin_steps", o.langevin_steps);
   setting("--langevin-step-size", "langevin_step_size", o.langevin_step_size);
@@ -746,6 +756,12 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "hidden layers, and -W sum 1/2 log(2 pi e gamma^2) in G's loss (KernelEntropy "
                  "stays on unless --entropy 0); 0 = the paper's generator, without BatchNorm")
       ->capture_default_str();
+  app.add_option("--mi-entropy", o.mi_entropy,
+                 "weight of MutualInformationEntropy (MEG's): a statistics network T (64 ReLU "
+                 "units, AdaGrad 0.01, saved in the checkpoint) estimates the mutual information "
+                 "between G's samples and their latents, and -W times it joins G's loss, beside "
+                 "KernelEntropy; 0 = off")
+      ->capture_default_str();
   app.add_option("--fourier-scale", o.fourier_scale,
                  "frequency scale of the energy's random Fourier input features, in inverse "
                  "model units; 0 = the paper's ReLU first layer")
@@ -944,6 +960,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   const KernelEntropy<S> entropy(o.entropy, o.entropy_bandwidth, o.entropy_neighbours);
   const GradientPenalty<S> gradient_penalty(o.gradient_penalty);
   const EnergyMagnitudePenalty energy_penalty(o.energy_penalty);
+  const MutualInformationEntropy<S> mi_entropy(o.mi_entropy, 64, 0.01,
+                                               derive_seed(o.seed, mi_stream));
   // Everything from here on is the same for every model type: a generic lambda,
   // instantiated once per model type.
   const auto train_and_report = [&](auto& model) -> int {
@@ -970,6 +988,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         {"entropy_bandwidth", {o.entropy_bandwidth}},
         {"entropy_neighbours", {double(o.entropy_neighbours)}},
         {"batchnorm_entropy", {o.batchnorm_entropy}},
+        {"mi_entropy", {o.mi_entropy}},
         {"fourier_scale", {o.fourier_scale}},
         {"langevin_steps", {double(o.langevin_steps)}},
         {"langevin_step_size", {o.langevin_step_size}},
@@ -998,6 +1017,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
         (o.batchnorm_entropy > 0
              ? ", BatchNorm generator, BatchNormEntropy " + num(o.batchnorm_entropy)
              : std::string()) +
+        (o.mi_entropy > 0 ? ", MutualInformationEntropy " + num(o.mi_entropy) : std::string()) +
         ", Langevin steps " + std::to_string(o.langevin_steps) +
         (o.langevin_restart < 1.0 ? ", persistent chains (restart " + num(o.langevin_restart) + ")"
                                   : std::string()) +
@@ -1051,6 +1071,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                         : std::string())
                 << (o.batchnorm_entropy > 0 ? ", BatchNorm entropy " + num(o.batchnorm_entropy)
                                             : std::string())
+                << (o.mi_entropy > 0 ? ", mutual-information entropy " + num(o.mi_entropy)
+                                     : std::string())
                 << ", energy penalty " << num(o.energy_penalty)
                 << (o.gradient_penalty > 0 ? ", gradient penalty " + num(o.gradient_penalty)
                                            : std::string())
@@ -1226,6 +1248,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.number("entropy_bandwidth", o.entropy_bandwidth);
     j.integer("entropy_neighbours", o.entropy_neighbours);
     j.number("batchnorm_entropy_weight", o.batchnorm_entropy);
+    j.number("mi_entropy_weight", o.mi_entropy);
     j.number("fourier_scale", o.fourier_scale);
     j.integer("langevin_steps", o.langevin_steps);
     j.number("langevin_step_size", o.langevin_step_size);
@@ -1351,22 +1374,23 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     if (o.fourier_scale > 0) {
       FourierBatchNormModel model(paper::make_fourier_energy<S>(config, o.fourier_scale),
                                   paper::make_batchnorm_generator<S>(config), topt, AdaGrad{},
-                                  entropy, gradient_penalty, energy_penalty, batchnorm_entropy);
+                                  entropy, gradient_penalty, energy_penalty, mi_entropy,
+                                  batchnorm_entropy);
       return train_and_report(model);
     }
     PaperBatchNormModel model(paper::make_energy<S>(config),
                               paper::make_batchnorm_generator<S>(config), topt, AdaGrad{}, entropy,
-                              gradient_penalty, energy_penalty, batchnorm_entropy);
+                              gradient_penalty, energy_penalty, mi_entropy, batchnorm_entropy);
     return train_and_report(model);
   }
   if (o.fourier_scale > 0) {
     FourierModel model(paper::make_fourier_energy<S>(config, o.fourier_scale),
                        paper::make_generator<S>(config), topt, AdaGrad{}, entropy, gradient_penalty,
-                       energy_penalty);
+                       energy_penalty, mi_entropy);
     return train_and_report(model);
   }
   PaperModel model(paper::make_energy<S>(config), paper::make_generator<S>(config), topt, AdaGrad{},
-                   entropy, gradient_penalty, energy_penalty);
+                   entropy, gradient_penalty, energy_penalty, mi_entropy);
   return train_and_report(model);
 }
 

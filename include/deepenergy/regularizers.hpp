@@ -361,7 +361,13 @@ class MutualInformationEntropy {
   }
 
  private:
-  bool built() const { return t_params_[0].value.size() > 0; }
+  // Any parameter non-empty: T is built (or restored), and check() then
+  // refuses a partly restored one rather than rebuilding over it.
+  bool built() const {
+    for (const auto& p : t_params_)
+      if (p.value.size() > 0) return true;
+    return false;
+  }
 
   void check(const Matrix<S>& x, const Matrix<S>& z) {
     if (z.cols() != x.cols())

@@ -250,8 +250,9 @@ enum class Phase { positive, negative };
 //       gradients, and a rollback does not scale their learning rate. A
 //       parameter may stay 0x0 until the term first runs; loading a
 //       checkpoint gives it the stored shape (or 0x0, from a file saved
-//       before), so a term that builds itself lazily must check a restored
-//       shape before using it.
+//       before it was built; a file of format 1 to 3 leaves it as it is),
+//       so a term that builds itself lazily must check a restored shape
+//       before using it.
 //
 // Hooks are detected, not required: a hook whose name or signature does not
 // match is silently not called, so test a new term (a gradient check of its

@@ -202,6 +202,21 @@ TEST_CASE("TrainerOptions: each bad value is named") {
   o.batch_size = 4;
   CHECK_NOTHROW(o.validate());
   o = {};
+  o.langevin_data_restart = 0.5;  // with langevin_steps = 0
+  fails(o,
+        "langevin_data_restart = 0.500000, expected 0 when langevin_steps = 0 (a chain started "
+        "at the data needs Langevin steps)");
+  o.langevin_steps = 1;
+  CHECK_NOTHROW(o.validate());
+  o.langevin_data_restart = 1.5;
+  fails(o, "langevin_data_restart = 1.500000, expected a number in [0, 1]");
+  o.langevin_data_restart = -0.1;
+  fails(o, "langevin_data_restart = -0.100000, expected a number in [0, 1]");
+  o.langevin_data_restart = std::nan("");
+  fails(o, "langevin_data_restart");
+  o.langevin_data_restart = 1.0;
+  CHECK_NOTHROW(o.validate());
+  o = {};
   o.energy_average = 1.0;
   fails(o, "energy_average = 1.000000, expected zero (off) or a decay in (0, 1)");
   o.energy_average = -0.5;
@@ -488,6 +503,45 @@ TEST_CASE("persistent chains: a negative sample continues its chain unless it re
     t.set_persistent_chains(Matrix<double>::Zero(2, 64));
     CHECK(t.persistent_chains().size() == 0);
   }
+}
+
+TEST_CASE("langevin_data_restart: a negative sample starts at the data batch with that share") {
+  // As above, a step too small to move anything: a column that starts at the
+  // data is one of the data points, one from the generator is not.
+  paper::Config c;
+  c.hidden = 8;
+  TrainerOptions opt;
+  opt.batch_size = 64;
+  opt.seed = 5;
+  opt.langevin_steps = 1;
+  opt.langevin_step_size = 1e-6;
+  const Matrix<double> data = gaussian_data<double>(100, 3);
+  const auto near_data = [&](const Matrix<double>& x) {
+    Index n = 0;
+    for (Index j = 0; j < x.cols(); ++j)
+      n += (data.colwise() - x.col(j)).colwise().norm().minCoeff() < 1e-4 ? 1 : 0;
+    return n;
+  };
+  const auto started_at_data = [&](double share, double restart = 1.0) {
+    opt.langevin_data_restart = share;
+    opt.langevin_restart = restart;
+    auto t = paper::make_trainer<double>(c, opt);
+    StepInfo info;
+    t.energy_update(data, info);
+    const Index first = near_data(t.negative_samples());
+    t.energy_update(data, info);
+    CHECK(near_data(t.negative_samples()) >= (restart < 1.0 ? first : 0));
+    return first;
+  };
+  CHECK(started_at_data(0.0) == 0);  // the default: every chain from G
+  CHECK(started_at_data(1.0) == 64);
+  const Index half = started_at_data(0.5);
+  MESSAGE(half << " of 64 columns started at the data with share 0.5");
+  CHECK(half >= 16);  // Binomial(64, 1/2): 32 +- 4
+  CHECK(half <= 48);
+  // After the persistent chains: a chain that starts at the data is kept,
+  // and one that continues stays at its data point (the step moves nothing).
+  CHECK(started_at_data(0.5, 0.0) == half);
 }
 
 namespace {
@@ -1050,7 +1104,7 @@ using SpiedTrainer = DeepEnergyGAN<SpiedEnergy<double, true>, paper::Gen<double>
 // The trainers the column-block tests compare: batch 37, hidden width 8, in
 // blocks of block_columns (0 = whole batches).
 SpiedTrainer spied_trainer(Index block_columns, std::uint64_t seed, Index langevin_steps = 0,
-                           double langevin_restart = 1.0) {
+                           double langevin_restart = 1.0, double langevin_data_restart = 0.0) {
   paper::Config c;
   c.hidden = 8;
   TrainerOptions opt;
@@ -1060,6 +1114,7 @@ SpiedTrainer spied_trainer(Index block_columns, std::uint64_t seed, Index langev
   opt.langevin_steps = langevin_steps;
   opt.langevin_step_size = 0.2;
   opt.langevin_restart = langevin_restart;
+  opt.langevin_data_restart = langevin_data_restart;
   return SpiedTrainer(spied_energy<double, true>(), paper::make_generator<double>(c), opt,
                       SGD{0.05});
 }
@@ -1231,6 +1286,11 @@ TEST_CASE("column blocks: Langevin refinement moves every sample as on the whole
 
   SUBCASE("persistent chains continue in blocks as on the whole batch") {
     SpiedTrainer a = spied_trainer(8, 12, 3, 0.5), b = spied_trainer(0, 12, 3, 0.5);
+    check_steps_match(a, b, data, 3);
+    CHECK((a.persistent_chains() - b.persistent_chains()).cwiseAbs().maxCoeff() <= 1e-9);
+  }
+  SUBCASE("chains start at the data in blocks as on the whole batch") {
+    SpiedTrainer a = spied_trainer(8, 12, 3, 0.5, 0.5), b = spied_trainer(0, 12, 3, 0.5, 0.5);
     check_steps_match(a, b, data, 3);
     CHECK((a.persistent_chains() - b.persistent_chains()).cwiseAbs().maxCoeff() <= 1e-9);
   }

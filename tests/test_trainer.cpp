@@ -530,7 +530,14 @@ TEST_CASE("langevin_data_restart: a negative sample starts at the data batch wit
     t.energy_update(data, info);
     const Index first = near_data(t.negative_samples());
     t.energy_update(data, info);
-    CHECK(near_data(t.negative_samples()) >= (restart < 1.0 ? first : 0));
+    const Index second = near_data(t.negative_samples());
+    // Every chain continues: those at the data stay there, and about half
+    // of the others start at it now (the data restart comes after the
+    // chains are continued, or the continued chains would overwrite it).
+    if (restart < 1.0 && share > 0.0 && share < 1.0) {
+      CHECK(second > first);
+      CHECK(second < 64);
+    }
     return first;
   };
   CHECK(started_at_data(0.0) == 0);  // the default: every chain from G

@@ -794,8 +794,9 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--langevin-data-restart", o.langevin_data_restart,
                  "the share of the negative batch that starts at the step's data batch instead "
                  "(contrastive divergence), after the persistent chains are continued; then "
-                 "jumps and Langevin steps as for the others. On the 8 and 25 Gaussians it stops "
-                 "the held-out NLL's drift but costs mode coverage (README, Results); 0 = off")
+                 "jumps and Langevin steps as for the others; needs --langevin-steps > 0. On the "
+                 "8 and 25 Gaussians the held-out NLL stops rising but the samples cover fewer "
+                 "modes (README, Results); 0 = off")
       ->capture_default_str();
   app.add_option("--langevin-jumps", o.langevin_jumps,
                  "rounds of mode-jumping moves between the negative batch's chains before the "

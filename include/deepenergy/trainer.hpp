@@ -69,6 +69,8 @@ struct TrainerOptions {
   /// update (plain persistent contrastive divergence). Needs langevin_steps > 0
   /// when below 1. The chains move on only when the energy update succeeds
   /// (negative_phase() called alone continues them but does not keep them).
+  /// With langevin_data_restart = q > 0 a chain also ends when it starts at
+  /// the data, so it runs langevin_steps / (r + q - r q) steps on average.
   double langevin_restart = 1.0;
   /// Negative chains started at the data (Hinton 2002's contrastive
   /// divergence): at each energy update, after the persistent chains are
@@ -80,9 +82,10 @@ struct TrainerOptions {
   /// step; chains started in every mode, with jumps between them, put each
   /// mode's share of the negative phase where exp(-E) puts it (README,
   /// "Chains started at the data": on the 8 and 25 Gaussians the held-out
-  /// NLL stops drifting, at a cost in the generator's and the refined
-  /// samples' mode coverage). One uniform draw per column when above 0.
-  /// Needs langevin_steps > 0 when above 0. 0 = off (the default).
+  /// NLL stops rising, at a cost in the refined samples' mode coverage).
+  /// One uniform draw per column when above 0 and a data batch of the
+  /// negative batch's size has been drawn (see negative_phase()). Needs
+  /// langevin_steps > 0 when above 0. 0 = off (the default).
   double langevin_data_restart = 0.0;
   /// Mode-jumping moves in the negative phase: before the Langevin steps,
   /// this many rounds of differential-evolution Metropolis moves between the
@@ -395,7 +398,8 @@ class DeepEnergyGAN {
   }
   /// Draws G(z) for a batch of latents (with langevin_steps > 0: refined by
   /// Langevin, continuing the persistent chains where langevin_restart < 1
-  /// and starting some at the data where langevin_data_restart > 0)
+  /// and starting some at the data where langevin_data_restart > 0: at the
+  /// columns of the last energy_update()'s data batch, none before the first)
   /// and adds -mean_j dE(x_j)/dtheta over those samples x_j to the energy's
   /// grads; returns -mean_j E(x_j) plus any extra terms.
   double negative_phase() {

@@ -1,6 +1,7 @@
 // Small helpers shared by the test files.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <deepenergy/rng.hpp>
 #include <deepenergy/types.hpp>
@@ -26,5 +27,27 @@ inline std::string message_of(auto&& call) {
   }
   return "(no Error thrown)";
 }
+
+/// A fixed double well along x0 for the mode-jumping tests:
+/// E(x) = a (x0^2 - 1)^2 + t x0 + x1^2 / 2, the well at x0 = -1 about 2t
+/// nats deeper, the barrier between the wells about a nats.
+struct DoubleWellShape {
+  static constexpr double a = 6.0, t = 0.5;
+  static double energy_of(double x0, double x1) {
+    return a * (x0 * x0 - 1.0) * (x0 * x0 - 1.0) + t * x0 + 0.5 * x1 * x1;
+  }
+  /// dE/dx0.
+  static double slope_of(double x0) { return 4.0 * a * x0 * (x0 * x0 - 1.0) + t; }
+  /// The deep well's (x0 < 0) share of exp(-E), by quadrature along x0: 0.723.
+  static double deep_share() {
+    double deep = 0.0, all = 0.0;
+    for (double x0 = -3.0; x0 < 3.0; x0 += 1e-4) {
+      const double p = std::exp(-energy_of(x0, 0.0));
+      all += p;
+      if (x0 < 0.0) deep += p;
+    }
+    return deep / all;
+  }
+};
 
 }  // namespace deepenergy::test

@@ -1,6 +1,7 @@
 // Langevin sampling from exp(-E) (sampling.hpp).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deepenergy/deepenergy.hpp>
 #include <limits>
@@ -32,6 +33,29 @@ struct GaussianWell {
   }
   const Matrix<double>& input_gradient(const RowVector<double>& w) {
     g = ((x->colwise() - m) / (s * s)) * w.asDiagonal();
+    return g;
+  }
+};
+
+// helpers.hpp's double well with the interface langevin_sample needs.
+struct DoubleWell : deepenergy::test::DoubleWellShape {
+  const Matrix<double>* x = nullptr;
+  RowVector<double> e;
+  Matrix<double> g;
+
+  const RowVector<double>& energy(const Matrix<double>& in) {
+    x = &in;
+    e.resize(in.cols());
+    for (Index j = 0; j < in.cols(); ++j) e(j) = energy_of(in(0, j), in(1, j));
+    return e;
+  }
+  const Matrix<double>& input_gradient(const RowVector<double>& w) {
+    g.resize(2, x->cols());
+    for (Index j = 0; j < x->cols(); ++j) {
+      const double x0 = (*x)(0, j);
+      g(0, j) = w(j) * slope_of(x0);
+      g(1, j) = w(j) * (*x)(1, j);
+    }
     return g;
   }
 };
@@ -136,6 +160,99 @@ TEST_CASE("langevin_sample runs the paper's energy and is reproducible from the 
   CHECK(same == start);
 }
 
+TEST_CASE("langevin_sample's jumps move samples between wells to exp(-E)'s shares") {
+  // Half the samples start in each well. Steps of 0.05 do not cross the
+  // 6-nat barrier in 200 steps, so without jumps the deep well keeps its
+  // half; with a round of jumps every 2 steps its share must reach exp(-E)'s.
+  const double expected = DoubleWell::deep_share();  // 0.723
+  const Index n = 4002;                              // blocks of 256 and a last one of 162
+  const auto deep_share = [&](Index jump_every) {
+    Rng rng(5);
+    Matrix<double> x(2, n);
+    for (Index j = 0; j < n; ++j) x.col(j) << (j % 2 == 0 ? 1.0 : -1.0), rng.normal();
+    DoubleWell w;
+    LangevinOptions o;
+    o.steps = 200;
+    o.step_size = 0.05;
+    o.jump_every = jump_every;
+    langevin_sample(w, x, o, rng);
+    CHECK(x.allFinite());
+    return (x.row(0).array() < 0.0).cast<double>().mean();
+  };
+  const double without = deep_share(0), with = deep_share(2);
+  MESSAGE("share of the samples in the deep well: " << without << " without jumps, " << with
+                                                    << " with jumps, exp(-E) " << expected);
+  CHECK(std::abs(without - 0.5) < 0.03);
+  CHECK(std::abs(with - expected) < 0.03);
+}
+
+TEST_CASE("langevin_sample's jumps come after every jump_every steps, block by block") {
+  // The same chains built by hand: blocks of 16, 16 and 8 columns; 7 steps
+  // with a round of jumps (from freshly computed energies) before the
+  // 0-based steps 3 and 6.
+  DoubleWell w;
+  Rng start_rng(4);
+  Matrix<double> x(2, 40);
+  for (Index j = 0; j < x.cols(); ++j) x.col(j) << (j % 2 == 0 ? 1.0 : -1.0), start_rng.normal();
+  LangevinOptions o;
+  o.steps = 7;
+  o.step_size = 0.3;  // large, so that the jumps' proposals get accepted and rejected
+  o.jump_every = 3;
+  o.block = 16;
+  Rng rng(8), by_hand(8);
+  Matrix<double> sampled = x;
+  langevin_sample(w, sampled, o, rng);
+
+  const auto energies = [&](const Matrix<double>& at, RowVector<double>& e) { e = w.energy(at); };
+  Matrix<double> expected = x, proposal;
+  RowVector<double> e, proposal_e;
+  Index moved = 0;
+  for (Index first = 0; first < x.cols(); first += o.block) {
+    const Index m = std::min(o.block, x.cols() - first);
+    Matrix<double> block = x.middleCols(first, m);
+    for (Index t = 0; t < o.steps; ++t) {
+      if (t == 3 || t == 6) {
+        energies(block, e);
+        const Matrix<double> before = block;
+        differential_evolution_jumps(block, e, 1, by_hand, energies, proposal, proposal_e);
+        moved += (block.array() != before.array()).colwise().any().count();
+      }
+      w.energy(block);
+      block -= 0.5 * o.step_size * o.step_size * w.input_gradient(RowVector<double>::Ones(m));
+      for (Index k = 0; k < block.size(); ++k) block(k) += o.step_size * by_hand.normal();
+    }
+    expected.middleCols(first, m) = block;
+  }
+  CHECK(moved > 0);
+  CHECK(sampled == expected);
+  CHECK(rng == by_hand);
+}
+
+TEST_CASE("differential_evolution_jumps keeps E up to date and leaves small sets alone") {
+  DoubleWell w;
+  const auto energies = [&](const Matrix<double>& at, RowVector<double>& e) { e = w.energy(at); };
+  Matrix<double> proposal;
+  RowVector<double> proposal_e;
+  Rng rng(9);
+  Matrix<double> x(2, 9);
+  for (Index j = 0; j < x.cols(); ++j) x.col(j) << (j % 3 == 0 ? 1.0 : -1.0), rng.normal();
+  const Matrix<double> start = x;
+  RowVector<double> e = w.energy(x);
+  differential_evolution_jumps(x, e, 20, rng, energies, proposal, proposal_e);
+  CHECK(x != start);  // 20 rounds of 9 columns: some move
+  CHECK((e - w.energy(x)).cwiseAbs().maxCoeff() == 0.0);
+  // The middle column of an odd set only serves as a reference.
+  CHECK(x.col(4) == start.col(4));
+  // Fewer than 4 columns, or no rounds: nothing moves and nothing is drawn.
+  Matrix<double> three = start.leftCols(3);
+  RowVector<double> e3 = w.energy(three);
+  const Rng before = rng;
+  differential_evolution_jumps(three, e3, 5, rng, energies, proposal, proposal_e);
+  differential_evolution_jumps(x, e, 0, rng, energies, proposal, proposal_e);
+  CHECK(three == start.leftCols(3));
+  CHECK(rng == before);
+}
+
 TEST_CASE("langevin_sample rejects bad options and reports divergence") {
   GaussianWell w = well();
   Matrix<double> x = Matrix<double>::Zero(2, 3);
@@ -156,6 +273,11 @@ TEST_CASE("langevin_sample rejects bad options and reports divergence") {
   CHECK(run(o) == "deepenergy::langevin_sample: quench_steps = 101; expected 0 to steps (100)");
   o.quench_steps = -1;
   CHECK(run(o) == "deepenergy::langevin_sample: quench_steps = -1; expected 0 to steps (100)");
+  o = {};
+  o.jump_every = -1;
+  CHECK(run(o) ==
+        "deepenergy::langevin_sample: jump_every = -1; expected 0 (off) or a positive number of "
+        "steps");
   o = {};
   o.block = 0;
   CHECK(run(o).find("deepenergy::langevin_sample: block = 0") == 0);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <deepenergy/deepenergy.hpp>
 
+#include "helpers.hpp"
+
 using namespace deepenergy;
 
 namespace {
@@ -552,16 +554,11 @@ TEST_CASE("langevin_data_restart: a negative sample starts at the data batch wit
 }
 
 namespace {
-// A fixed double well along x0, E(x) = a (x0^2 - 1)^2 + t x0 + x1^2 / 2: the
-// well at x0 = -1 is 2t nats deeper; the barrier between them is about a.
-struct DoubleWell {
+// helpers.hpp's double well as an energy term.
+struct DoubleWell : deepenergy::test::DoubleWellShape {
   using Scalar = double;
   static constexpr bool reads_raw_input = true;
   static constexpr bool independent_samples = true;
-  static constexpr double a = 6.0, t = 0.5;
-  static double energy_of(double x0, double x1) {
-    return a * (x0 * x0 - 1.0) * (x0 * x0 - 1.0) + t * x0 + 0.5 * x1 * x1;
-  }
   const Matrix<double>* x = nullptr;
   Index input_dim() const { return 2; }
   void forward(const Matrix<double>& in, RowVector<double>& e) {
@@ -571,7 +568,7 @@ struct DoubleWell {
   void backward(const RowVector<double>& w, Matrix<double>& g) {
     for (Index j = 0; j < x->cols(); ++j) {
       const double x0 = (*x)(0, j);
-      g(0, j) += w(j) * (4.0 * a * x0 * (x0 * x0 - 1.0) + t);
+      g(0, j) += w(j) * slope_of(x0);
       g(1, j) += w(j) * (*x)(1, j);
     }
   }
@@ -582,14 +579,8 @@ TEST_CASE("langevin_jumps move the chains between modes to exp(-E)'s shares") {
   // Half the chains start in each well of a fixed double well. Langevin
   // steps of 0.05 do not cross a 6-nat barrier in 100 steps, so without
   // jumps the deep well keeps its half; with jumps its share must reach
-  // exp(-E)'s, computed here by quadrature along x0.
-  double deep = 0.0, all = 0.0;
-  for (double x0 = -3.0; x0 < 3.0; x0 += 1e-4) {
-    const double p = std::exp(-DoubleWell::energy_of(x0, 0.0));
-    all += p;
-    if (x0 < 0.0) deep += p;
-  }
-  const double expected = deep / all;  // 0.723
+  // exp(-E)'s (DoubleWellShape::deep_share, by quadrature along x0).
+  const double expected = DoubleWell::deep_share();  // 0.723
   using Features = Sequential<Identity<double>>;
   using Energy = EnergyModel<Features, DoubleWell>;
   using T = DeepEnergyGAN<Energy, paper::Gen<double>>;

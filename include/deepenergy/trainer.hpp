@@ -26,6 +26,7 @@
 #include "deepenergy/energy_average.hpp"
 #include "deepenergy/optimizers.hpp"
 #include "deepenergy/rng.hpp"
+#include "deepenergy/sampling.hpp"
 #include "deepenergy/types.hpp"
 
 #ifdef _OPENMP
@@ -89,28 +90,22 @@ struct TrainerOptions {
   double langevin_data_restart = 0.0;
   /// Mode-jumping moves in the negative phase: before the Langevin steps,
   /// this many rounds of differential-evolution Metropolis moves between the
-  /// negative batch's chains (ter Braak 2006, "A Markov chain Monte Carlo
-  /// version of the genetic algorithm Differential Evolution", with its jump
-  /// factor gamma = 1; updated in two halves, as Goodman and Weare's
-  /// ensemble samplers are run in parallel, instead of one chain at a
-  /// time). In a round, each chain i of the batch's first half
-  /// proposes x_i' = x_i + (x_k - x_l), k != l drawn from the second half,
-  /// and moves there with probability min(1, exp(E(x_i) - E(x_i'))); then
-  /// the second half against the moved first (with an odd batch the middle
-  /// chain only serves as a reference). The proposal is symmetric while the
-  /// other half stands still, so each half-round leaves prod_i exp(-E(x_i))
-  /// invariant. Why: Langevin steps small enough to stay inside a narrow
-  /// mode never cross between modes, so each mode's share of the negative
-  /// phase stays the generator's (or the chains' first) share, and nothing
-  /// in eq. 4 corrects the modes' relative depths; a chain in one mode, with
-  /// k in another and l in its own, lands in k's mode and stays there as
-  /// often as exp(-E) says. The moves only reach modes that some chain is
-  /// in. Each round costs two forward passes of the energy over the batch
-  /// (no gradient; plus one before the first round). The energy's values
-  /// must not depend on the batch (no BatchNorm in training mode inside
-  /// it; a BatchNorm there would also update its running averages at each
-  /// pass). Needs langevin_steps > 0 and batch_size >= 4. 0 = off (the
-  /// default).
+  /// negative batch's chains (differential_evolution_jumps in sampling.hpp,
+  /// after ter Braak 2006, with jump factor gamma = 1: each chain of one half
+  /// proposes x_i + (x_k - x_l), k != l from the other half, accepted with
+  /// probability min(1, exp(E(x_i) - E(x_i'))); each half-round leaves
+  /// prod_i exp(-E(x_i)) invariant). Why: Langevin steps small enough to
+  /// stay inside a narrow mode never cross between modes, so each mode's
+  /// share of the negative phase stays the generator's (or the chains'
+  /// first) share, and nothing in eq. 4 corrects the modes' relative depths;
+  /// a chain in one mode, with k in another and l in its own, lands in k's
+  /// mode and stays there as often as exp(-E) says. The moves only reach
+  /// modes that some chain is in. Each round costs two forward passes of the
+  /// energy over the batch (no gradient; plus one before the first round).
+  /// The energy's values must not depend on the batch (no BatchNorm in
+  /// training mode inside it; a BatchNorm there would also update its
+  /// running averages at each pass). Needs langevin_steps > 0 and
+  /// batch_size >= 4. 0 = off (the default).
   Index langevin_jumps = 0;
   /// Batches wider than this many columns per thread go through the
   /// networks (forward, backward, Langevin) in equal column blocks of at most
@@ -588,42 +583,15 @@ class DeepEnergyGAN {
     if (options_.langevin_restart < 1.0) chains_ = negative_;
   }
 
-  // TrainerOptions::langevin_jumps, on negative_ in place. The chains
-  // [0, h) move against [h, B) and then [B - h, B) against [0, B - h)
-  // (h = B / 2; with an odd B the middle chain only serves as a reference).
+  // TrainerOptions::langevin_jumps, on negative_ in place (sampling.hpp).
   // Every energy pass is over a whole batch (the proposals of the half that
   // moves, the other half as it is), so no workspace changes size.
   void jump_negative() {
-    const Index B = negative_.cols();
-    if (options_.langevin_jumps == 0 || B < 4) return;
-    const Index h = B / 2;
+    if (options_.langevin_jumps == 0 || negative_.cols() < 4) return;
     batch_energies(negative_, jump_energy_);
-    for (Index r = 0; r < options_.langevin_jumps; ++r) {
-      for (const Index first : {Index(0), B - h}) {
-        // The reference chains: those outside [first, first + h).
-        const Index other = first == 0 ? h : 0, m = B - h;
-        jump_to_ = negative_;
-        for (Index j = first; j < first + h; ++j) {
-          const Index k = other + Index(rng_.below(std::uint64_t(m)));
-          Index l = other + Index(rng_.below(std::uint64_t(m - 1)));
-          if (l >= k) ++l;
-          jump_to_.col(j) += negative_.col(k) - negative_.col(l);
-        }
-        batch_energies(jump_to_, jump_new_);
-        for (Index j = first; j < first + h; ++j) {
-          // One draw per chain whatever the energies, so that the random
-          // stream does not depend on their last bits. A non-finite
-          // proposal's energy is a rejection, not a divergence.
-          const double u = rng_.uniform();
-          const double rise = double(jump_new_(j)) - double(jump_energy_(j));
-          if (!std::isfinite(double(jump_new_(j))) || std::isnan(rise)) continue;
-          if (rise <= 0.0 || u < std::exp(-rise)) {
-            negative_.col(j) = jump_to_.col(j);
-            jump_energy_(j) = jump_new_(j);
-          }
-        }
-      }
-    }
+    differential_evolution_jumps(
+        negative_, jump_energy_, options_.langevin_jumps, rng_,
+        [this](const Matrix<S>& x, RowVector<S>& e) { batch_energies(x, e); }, jump_to_, jump_new_);
   }
   // E of each column of x into e, in the Langevin steps' column blocks.
   void batch_energies(const Matrix<S>& x, RowVector<S>& e) {

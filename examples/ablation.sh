@@ -59,6 +59,8 @@ flags_of() {  # recipe dataset
     no_jumps) echo "--langevin-jumps 0" ;;  # the mixtures' default before their 5 jump rounds (not in the default list)
     mi) echo "--mi-entropy 1" ;;  # MEG's mutual-information entropy beside the default's (not in the default list)
     data_restart) echo "--langevin-data-restart 0.5" ;;  # half the negative chains start at the data batch (not in the default list)
+    sample_jumps) echo "--sample-jump-every 10" ;;  # the default, sampled with a round of jumps every 10 sampling steps (not in the default list)
+    data_restart_jumps) echo "--langevin-data-restart 0.5 --sample-jump-every 10" ;;  # data_restart, sampled so (not in the default list)
     mi_jumps) echo "--mi-entropy 1 --langevin-jumps 1" ;;  # and one round of jumps (on the mixtures fewer than their 5; not in the default list)
     no_average) echo "--energy-average 0${restart05:+ $restart05}${jumps0:+ $jumps0}" ;;  # restart05 at the last parameters, not their average
     cooperative) echo "--langevin-restart 1 --entropy-neighbours 0 --energy-average 0${jumps0:+ $jumps0}" ;;  # the default before persistent chains

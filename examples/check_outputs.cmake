@@ -43,7 +43,7 @@ check_csv(eval.csv "x,y,energy,log_density" ${POINTS})
 file(READ "${OUT}/metrics.json" json)
 foreach(key steps wall_seconds steps_per_second energy_loss generator_loss log_z log_z_error
             test_nll oracle_entropy gap kde_nll kde_gap mmd2 generator_mmd2 alignment_kl rollbacks
-            lr_scale sample_steps sample_step_size sample_seconds entropy_neighbours
+            lr_scale sample_steps sample_step_size sample_jump_every sample_seconds entropy_neighbours
             batchnorm_entropy_weight)
   if(NOT json MATCHES "\"${key}\": [-0-9]")
     message(FATAL_ERROR "${OUT}/metrics.json: no number for \"${key}\"")

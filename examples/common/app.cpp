@@ -869,8 +869,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
                  "N: a round of mode-jumping moves between the samples (those of "
                  "--langevin-jumps, among each block of 256) after every N of the --sample-steps "
                  "(needs --sample-steps > N): the steps alone keep each sample in the well G put "
-                 "it near, the jumps share the "
-                 "samples among the wells as exp(-E) says (the wells some sample is in). After "
+                 "it near, the jumps share the samples among the wells as exp(-E) says (the "
+                 "wells some sample is in). After "
                  "the default training the 8 and 25 Gaussians' wells differ in depth and the "
                  "samples gather in the deepest (fewer modes covered); after "
                  "--langevin-data-restart 0.5 they cover more modes (README, Results). 0 = off. "
@@ -1363,8 +1363,8 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     j.string("samples",
              "mmd2, modes_covered and high_quality_fraction are of the refined samples "
              "(samples.csv: the generator's after sample_steps Langevin steps on the energy, with "
-             "a round of jumps between them before every sample_jump_every-th step when that "
-             "is > 0), "
+             "a round of jumps between them after every sample_jump_every steps when that is "
+             "> 0), "
              "generator_* of the generator's own (generator_samples.csv); mmd_bandwidth is the "
              "refined samples' median heuristic, used for both");
     write_text(o.out + "/metrics.json", j.text());

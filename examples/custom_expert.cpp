@@ -10,22 +10,15 @@
 //   3. writes <out>/figure.png: data and samples left, the energy right.
 //
 //   custom_expert [--steps N] [--out DIR] [--seed N]
-#include <deepenergy/csv.hpp>
-#include <deepenergy/datasets.hpp>
 #include <deepenergy/deepenergy.hpp>
 
-#include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
-#include <filesystem>
 #include <string>
-#include <string_view>
 
-#include "common/figure.hpp"
+#include "common/extension_demo.hpp"
 
 namespace my {
 
@@ -100,43 +93,6 @@ Energy<S> make_energy(Index h = hidden, Index f = features, Index k = experts) {
                    RbfExperts<S>(f, k), QuadraticBase<S>(2));
 }
 
-struct Args {
-  std::int64_t steps = 20000;
-  std::string out = "out/custom_expert";
-  std::uint64_t seed = 1;
-};
-
-// --steps N, --out DIR, --seed N; anything else is an error.
-Args parse(int argc, char** argv) {
-  Args a;
-  auto number = [](std::string_view flag, const char* text) {
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < 0)
-      throw deepenergy::Error(std::string(flag) + " = '" + text +
-                              "', expected a non-negative integer");
-    return v;
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::printf("usage: %s [--steps N (20000)] [--out DIR (out/custom_expert)] [--seed N (1)]\n",
-                  argv[0]);
-      std::exit(0);
-    }
-    if (flag != "--steps" && flag != "--out" && flag != "--seed")
-      throw deepenergy::Error("unknown option '" + std::string(flag) + "' (try --help)");
-    if (i + 1 >= argc) throw deepenergy::Error(std::string(flag) + " needs a value");
-    const char* value = argv[++i];
-    if (flag == "--steps") a.steps = number(flag, value);
-    if (flag == "--seed") a.seed = std::uint64_t(number(flag, value));
-    if (flag == "--out") a.out = value;
-  }
-  if (a.out.empty()) throw deepenergy::Error("--out must not be empty");
-  return a;
-}
-
 // 1. Gradient check in double: the expert alone, then inside an EnergyModel.
 double check_gradients(std::uint64_t seed) {
   using namespace deepenergy;
@@ -166,7 +122,7 @@ double check_gradients(std::uint64_t seed) {
 
 int main(int argc, char** argv) try {
   using namespace deepenergy;
-  const my::Args args = my::parse(argc, argv);
+  const extension_demo::Args args = extension_demo::parse_args(argc, argv, "custom_expert", 20000);
   // The networks are small: with OpenMP, Eigen's threads cost more than they
   // save (about 6x slower on a busy two-core machine), so use one.
   Eigen::setNbThreads(1);
@@ -176,12 +132,7 @@ int main(int argc, char** argv) try {
   }
 
   // 2. Standardised two-spiral data; train the float model.
-  Rng data_rng(args.seed);
-  const Matrix<float> raw = datasets::two_spiral<float>(10000, data_rng);
-  Standardizer<float> standardizer;
-  standardizer.fit(raw);
-  const Matrix<float> data = standardizer.transform(raw);
-
+  const extension_demo::SpiralData spiral(args.seed);
   TrainerOptions options;
   options.seed = args.seed;
   options.energy_learning_rate = 0.03;     // a little faster than the paper's 0.01,
@@ -189,38 +140,11 @@ int main(int argc, char** argv) try {
   using Trainer =
       DeepEnergyGAN<my::Energy<float>, paper::Gen<float>, AdaGrad, KernelEntropy<float>>;
   Trainer trainer(my::make_energy<float>(), paper::make_generator<float>(), options);
-  struct Progress {
-    std::int64_t every;
-    void on_step(Trainer&, const StepInfo& s) {
-      if (s.step % every == 0)
-        std::printf("step %6ld  E(data) %8.3f  E(samples) %8.3f\n", long(s.step), s.data_energy,
-                    s.sample_energy);
-    }
-  } progress{std::max<std::int64_t>(1, args.steps / 10)};
-  trainer.train(data, args.steps, progress);
+  trainer.train(spiral.data, args.steps, extension_demo::Progress(args.steps));
 
-  // 3. The figure, in data units: samples mapped back, energy on a grid.
-  const double w = datasets::info(datasets::Name::two_spiral).half_width;
-  const figure::Box box{-w, w, -w, w};
-  const Index n = 160;
-  const Matrix<float> grid = standardizer.transform(figure::grid_points(box, n, n).cast<float>());
-  trainer.energy().set_training(false);
-  const Matrix<double> energy = figure::energy_grid(trainer.energy().energy(grid), n, n);
-  const Matrix<float> samples =
-      standardizer.inverse(trainer.generator().sample(2000, trainer.rng()));
-  std::filesystem::create_directories(args.out);
-  const std::string path = (std::filesystem::path(args.out) / "figure.png").string();
-  figure::FigureOptions fig;
-  // Colour range: from the lowest energy to the 99th percentile of the
-  // data's energies, so the far corners do not wash out the spirals.
-  const Matrix<float> shown = data.leftCols(2000);
-  RowVector<float> e_data = trainer.energy().energy(shown);
-  std::sort(e_data.begin(), e_data.end());
-  fig.energy_min = energy.minCoeff();
-  fig.energy_max = double(e_data(Index(0.99 * double(e_data.size()))));
-  fig.right_title = "energy (user-defined rbf experts)";
-  figure::write_figure(path, raw.leftCols(2000).cast<double>(), samples.cast<double>(), energy, box,
-                       fig);
+  // 3. The figure, in data units.
+  const std::string path =
+      extension_demo::write_figure(trainer, spiral, args.out, "energy (user-defined rbf experts)");
   std::printf("wrote %s\n", path.c_str());
   return 0;
 } catch (const std::exception& e) {

@@ -2,7 +2,8 @@
 # user-defined type written outside the library, gradient-checked and trained.
 # Included at the end of examples/CMakeLists.txt, which has already found stb
 # (DEEPENERGY_STB_INCLUDE_DIR) and built its implementation once
-# (deepenergy_stb). They need no CLI11: their three flags are parsed by hand.
+# (deepenergy_stb). They need no CLI11: their three flags are parsed by hand
+# (common/extension_demo.hpp).
 
 foreach(example custom_expert custom_layer)
   add_executable(${example} ${CMAKE_CURRENT_LIST_DIR}/${example}.cpp

@@ -594,6 +594,54 @@ TEST_CASE("damaged checkpoints are refused with what is wrong") {
                 " is not supported; this build reads versions 1 to 4");
     }
   }
+  SUBCASE("an impossible generator state, step counter or parameter value") {
+    TempFile plain("plain.ckpt");
+    save_checkpoint(plain.path, t);  // no extras, chains, average or terms: the tail is fixed
+    const std::string saved = read_bytes(plain.path);
+    // The tail: ... rng words (32), has_spare (1), spare (8), step (8), then
+    // 48 bytes (see with_chains).
+    const std::size_t step_at = saved.size() - 56, words_at = step_at - 8 - 1 - 32;
+    const auto resealed = [](std::string b) {
+      b.resize(b.size() - 8);
+      const std::uint64_t sum = checkpoint_detail::fnv1a64(b.data(), b.size());
+      for (int i = 0; i < 8; ++i) b.push_back(static_cast<char>(sum >> (8 * i)));
+      return b;
+    };
+    write_bytes(bad.path, resealed(saved));
+    auto scratch = make<float>(16, 4);
+    CHECK(load_error(bad.path, scratch).empty());  // resealing alone changes nothing
+    std::string zero = saved;
+    std::fill_n(zero.begin() + std::ptrdiff_t(words_at), 32, '\0');
+    write_bytes(bad.path, resealed(zero));
+    CHECK(load_error(bad.path, target) ==
+          bad.path +
+              ": the random number generator state is all zeros, which no generator reaches; the "
+              "file is damaged");
+    std::string negative = saved;
+    std::fill_n(negative.begin() + std::ptrdiff_t(step_at), 8, '\xff');  // -1
+    write_bytes(bad.path, resealed(negative));
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": the step counter is -1; the file is damaged");
+    CHECK_THROWS_WITH_AS(read_checkpoint_info<float>(bad.path),
+                         (bad.path + ": the step counter is -1; the file is damaged").c_str(),
+                         Error);
+
+    auto diverged = make<float>(16, 4);
+    Index k = 0;
+    diverged.generator().for_each_parameter([&](auto& p) {
+      if (k++ == 1) p.value(0) = std::numeric_limits<float>::quiet_NaN();
+    });
+    std::string second;  // the generator's parameter 1
+    k = 0;
+    diverged.generator().for_each_parameter([&](auto& p) {
+      if (k++ == 1) second = p.name;
+    });
+    save_checkpoint(bad.path, diverged);
+    CHECK(load_error(bad.path, target) ==
+          bad.path + ": parameter 1 (" + second +
+              ") of the generator network holds non-finite values: the file is damaged or was "
+              "saved from a diverged model");
+  }
   SUBCASE("persistent chains of points of another size") {
     TempFile plain("plain.ckpt");
     save_checkpoint(plain.path, t);  // no extras, no chains

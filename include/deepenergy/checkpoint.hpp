@@ -47,17 +47,21 @@
 // Loading reads the whole file and checks, in order: the magic, the version,
 // the scalar type, the recorded size against the real size (a short file is
 // reported with the byte offset and the field where it ends), the checksum,
-// then every network's parameter count, names and shapes against the
-// trainer, the loss terms' parameters the same way (a 0x0 one, a term's not
-// built yet, on either side matches any shape), that the persistent chains
-// are finite points of the energy's input size, and finally that the energy
-// average is finite and matches the energy's parameters in count and shapes.
+// that the Rng state is one a generator can be in and the step counter is
+// not negative, then every network's parameter count, names and shapes
+// against the trainer and that their values are finite (their optimiser
+// slots free of NaN, update counts not negative), the loss terms'
+// parameters the same way (a 0x0 one, a term's not built yet, on either
+// side matches any shape), that the persistent chains are finite points of
+// the energy's input size, and finally that the energy average is finite and
+// matches the energy's parameters in count and shapes.
 // Nothing in the trainer changes unless every check passes. Every failure
 // throws deepenergy::Error whose message starts with the path.
 #pragma once
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -317,6 +321,19 @@ std::size_t parse_body(const std::string& path, const std::string& buf, std::siz
   c.rng.has_spare = r.u8("the random number generator state") != 0;
   c.rng.spare = r.f64("the random number generator state");
   c.info.step = r.i64("the step counter");
+  // xoshiro256** never reaches the all-zero state and stays there if put in
+  // it (every draw 0: a normal variate's rejection loop would never end).
+  if (c.rng.words == decltype(c.rng.words){})
+    throw Error(path +
+                ": the random number generator state is all zeros, which no generator "
+                "reaches; the file is damaged");
+  if (c.rng.has_spare && !std::isfinite(c.rng.spare))
+    throw Error(path +
+                ": the random number generator's spare normal variate is not finite; "
+                "the file is damaged");
+  if (c.info.step < 0)
+    throw Error(path + ": the step counter is " + std::to_string(c.info.step) +
+                "; the file is damaged");
   if (c.info.version >= 2) c.chains = r.template matrix<S>("the persistent chains");
   if (c.info.version >= 3) {
     const std::uint64_t count = r.u64("the size of the energy average");
@@ -437,6 +454,17 @@ void check_network(const std::string& path, Net& net, const std::vector<StoredPa
                   std::to_string(s.value.rows()) + "x" + std::to_string(s.value.cols()) +
                   " in the file but " + std::to_string(p.value.rows()) + "x" +
                   std::to_string(p.value.cols()) + " in the model");
+    // An optimiser slot may hold +inf (AdaGrad's sum of squares after huge
+    // gradients, a learning rate of 0 from then on), never NaN.
+    const auto has_nan = [](const Matrix<S>& m) { return m.array().isNaN().any(); };
+    if (s.updates < 0)
+      throw Error(path + ": " + id + " (" + p.name + ") of the " + which +
+                  " has a negative update count; the file is damaged");
+    if (!s.value.allFinite() || has_nan(s.slot[0]) || has_nan(s.slot[1]))
+      throw Error(
+          path + ": " + id + " (" + p.name + ") of the " + which +
+          (s.value.allFinite() ? " has NaN in its optimiser state" : " holds non-finite values") +
+          ": the file is damaged or was saved from a diverged model");
     ++k;
   });
 }
@@ -581,7 +609,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 /// with energy_average = 0), so training continues exactly as if it had
 /// never stopped.
 /// Verifies the file (see the top of this header), that every parameter's
-/// name and shape matches the trainer's networks, that the chains are
+/// name and shape matches the trainer's networks and its stored values are
+/// finite, that the chains are
 /// finite points of the energy's input size and that the average matches
 /// the energy's parameters; throws Error saying what
 /// mismatched, leaving the trainer unchanged. A trainer with its energy

@@ -71,6 +71,9 @@ class Rng {
   }
 
   /// The complete state, for checkpoints: four words, the spare flag and value.
+  /// state() never returns four zero words, and set_state must not be given
+  /// them (xoshiro256** would then draw only zeros; load_checkpoint refuses
+  /// such a file).
   struct State {
     std::array<std::uint64_t, 4> words{};
     bool has_spare = false;

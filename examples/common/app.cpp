@@ -69,6 +69,7 @@ constexpr Index sample_count = 10000;      // samples.csv and the figure
 constexpr Index eval_sample_count = 2000;  // MMD and alignment KL
 constexpr Index oracle_mc = 100000;        // Monte Carlo points of the oracle entropy
 constexpr Index energy_grid_size = 200;    // energy_grid.csv and the heat map
+constexpr int max_threads = 256;           // more only slows the small products down
 constexpr int app_format = 8;              // version of the examples' checkpoint extras
 constexpr int app_format_oldest = 2;       // the oldest one this program still reads
 
@@ -224,8 +225,9 @@ void validate(const Options& o, bool complete = false) {
   if (!(o.energy_penalty >= 0.0) || !std::isfinite(o.energy_penalty))
     throw UsageError("--energy-penalty must be a finite number >= 0 (got " + num(o.energy_penalty) +
                      ")");
-  if (o.threads < 1)
-    throw UsageError("--threads must be >= 1 (got " + std::to_string(o.threads) + ")");
+  if (o.threads < 1 || o.threads > max_threads)
+    throw UsageError("--threads must be from 1 to " + std::to_string(max_threads) + " (got " +
+                     std::to_string(o.threads) + ")");
   if (!(o.entropy >= 0.0) || !std::isfinite(o.entropy))
     throw UsageError("--entropy must be a finite number >= 0 (got " + num(o.entropy) + ")");
   if (!(o.base_sigma > 0.0) || !std::isfinite(o.base_sigma))
@@ -699,6 +701,36 @@ RowVector<double> energies(F& energy, const Matrix<double>& x) {
   return e;
 }
 
+// What CLI11 (2.1) lets through before validate() sees the values: an empty
+// value (--steps=) it reads as 0, an integer past 64 bits it clamps, and a
+// negative one it wraps into an unsigned --seed.
+void check_raw_values(const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0 || opt->get_items_expected_min() == 0) continue;  // flags take none
+    for (const std::string& r : opt->results())
+      if (r.empty()) throw UsageError(opt->get_name() + " needs a value (got an empty one)");
+  }
+  const auto whole = [&](const char* flag, auto type) {
+    const CLI::Option* opt = app.get_option_no_throw(flag);
+    if (opt == nullptr || opt->count() == 0) return;
+    for (const std::string& r : opt->results()) {
+      decltype(type) v{};
+      const auto [end, ec] = std::from_chars(r.data(), r.data() + r.size(), v);
+      if (ec != std::errc() || end != r.data() + r.size())
+        throw UsageError(std::string(flag) + " must be a whole number from " +
+                         std::to_string(std::numeric_limits<decltype(type)>::min()) + " to " +
+                         std::to_string(std::numeric_limits<decltype(type)>::max()) + " (got '" +
+                         r + "')");
+    }
+  };
+  for (const char* flag :
+       {"--steps", "--batch", "--entropy-neighbours", "--langevin-steps", "--langevin-jumps",
+        "--eval-grid", "--sample-steps", "--sample-jump-every"})
+    whole(flag, std::int64_t{});
+  whole("--seed", std::uint64_t{});
+  whole("--threads", int{});
+}
+
 std::string command_line(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) {
@@ -743,9 +775,10 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   app.add_option("--seed", o.seed,
                  "seed of everything random: weights, training data, test data, samples")
       ->capture_default_str();
-  app.add_option("--threads", o.threads,
-                 "threads (OpenMP) for the large products and element-wise passes; 2 pays off from "
-                 "batch ~1024 on an idle machine, 1 is fastest at batch 64 (README, Performance)")
+  app.add_option(
+         "--threads", o.threads,
+         "threads (OpenMP) for the large products and element-wise passes; 2 pays off from "
+         "batch ~1024 on an idle machine, 1 is fastest at batch 64 (README, Performance); 1 to 256")
       ->capture_default_str();
   app.add_option("--data", o.data,
                  "train on your own 2D points instead (CSV, 2 columns, header optional); a random "
@@ -881,6 +914,12 @@ int run(int argc, char** argv, const std::string& default_dataset) {
   } catch (const CLI::ParseError& e) {
     // --help and --version are "errors" with code 0; print them as CLI11 does.
     if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "error: " << e.what() << "\n(see --help)\n";
+    return 2;
+  }
+  try {
+    check_raw_values(app);
+  } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n(see --help)\n";
     return 2;
   }

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <new>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -249,6 +250,34 @@ void validate(const Options& o, bool complete = false) {
   if (!(o.sample_step_size > 0.0) || !std::isfinite(o.sample_step_size))
     throw UsageError("--sample-step-size must be a positive finite number (got " +
                      num(o.sample_step_size) + ")");
+  // The model trains in float: a setting past float's range would become
+  // inf or 0 there and fail later under another flag's name.
+  const std::pair<const char*, double> in_float[] = {{"--lr", o.lr},
+                                                     {"--energy-lr", o.energy_lr},
+                                                     {"--entropy", o.entropy},
+                                                     {"--entropy-bandwidth", o.entropy_bandwidth},
+                                                     {"--batchnorm-entropy", o.batchnorm_entropy},
+                                                     {"--mi-entropy", o.mi_entropy},
+                                                     {"--fourier-scale", o.fourier_scale},
+                                                     {"--langevin-step-size", o.langevin_step_size},
+                                                     {"--gradient-penalty", o.gradient_penalty},
+                                                     {"--energy-penalty", o.energy_penalty},
+                                                     {"--base-sigma", o.base_sigma},
+                                                     {"--latent-bound", o.latent_bound},
+                                                     {"--sample-step-size", o.sample_step_size}};
+  for (const auto& [flag, v] : in_float)
+    if (v != 0.0 && !(std::abs(v) >= double(std::numeric_limits<float>::min()) &&
+                      std::abs(v) <= double(std::numeric_limits<float>::max())))
+      throw UsageError(std::string(flag) + " " + num(v) +
+                       " is outside float's range (1.2e-38 to 3.4e+38, or 0), the precision "
+                       "the model trains in");
+  if (o.data.empty()) {
+    try {
+      (void)datasets::parse_name(o.dataset);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--dataset: ") + e.what());
+    }
+  }
   if (o.eval_grid < 4 || o.eval_grid > 2000)
     throw UsageError("--eval-grid must be between 4 and 2000 (got " + std::to_string(o.eval_grid) +
                      ")");
@@ -282,7 +311,13 @@ std::uint64_t data_hash(const Matrix<double>& x) {
 std::vector<double> split64(std::uint64_t v) {
   return {double(v & 0xffffffffULL), double(v >> 32)};
 }
-std::uint64_t join64(const std::vector<double>& v) {
+/// The inverse of split64, checking that both halves are 32-bit integers.
+std::uint64_t join64(const std::string& path, const std::string& key,
+                     const std::vector<double>& v) {
+  for (double half : v)
+    if (!(half >= 0.0 && half < 4294967296.0) || half != std::floor(half))
+      throw Error(path + ": setting \"" + key + "\" holds " + num(half) +
+                  ", not a 32-bit half of an integer; the file is damaged");
   return std::uint64_t(v.at(0)) | (std::uint64_t(v.at(1)) << 32);
 }
 
@@ -336,7 +371,7 @@ void take_settings(const CheckpointInfo& info, const std::string& path, Options&
                        " data set, not on --data " + o.data);
     check("--dataset", o.dataset, name, name);
   }
-  const std::uint64_t seed = join64(extra(e, path, "seed", 2));
+  const std::uint64_t seed = join64(path, "seed", extra(e, path, "seed", 2));
   check("--seed", o.seed, seed, std::to_string(seed));
   const Index batch = as_index(path, "batch", extra(e, path, "batch", 1)[0]);
   check("--batch", o.batch, batch, std::to_string(batch));
@@ -1013,7 +1048,7 @@ int run(int argc, char** argv, const std::string& default_dataset) {
     o.sample_step_size = std::min(o.sample_step_size, 0.85 * component);
   const std::uint64_t hash = data_hash(d.train);
   if (!ckpt_in.empty() && d.id == user_data_id) {
-    if (join64(extra(info.extras, ckpt_in, "data.hash", 2)) != hash)
+    if (join64(ckpt_in, "data.hash", extra(info.extras, ckpt_in, "data.hash", 2)) != hash)
       throw Error("--data " + o.data + " is not the data the checkpoint " + ckpt_in +
                   " was trained on (other points or another --seed)");
   }
@@ -1497,6 +1532,10 @@ int run_example(int argc, char** argv, const std::string& default_dataset) {
   } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << '\n';
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory: the settings (--batch, --data, --sample-steps' samples) "
+                 "need more memory than this machine has\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << '\n';
     return 1;
